@@ -1,0 +1,227 @@
+"""Typed SQLAlchemy models. Each schema change comes with an Alembic migration in db/migrations."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from db.types import UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+def _enum(enum_cls: type[enum.Enum]) -> Enum:
+    return Enum(enum_cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+
+
+class MemberStatus(enum.StrEnum):
+    ACTIVE = "active"
+    BLOCKED = "blocked"
+    ERASED = "erased"
+
+
+class UnionStatus(enum.StrEnum):
+    MEMBER = "member"
+    NOT_YET = "not_yet"
+
+
+class OfficerRole(enum.StrEnum):
+    OFFICER = "officer"
+    UNIT_ADMIN = "unit_admin"
+
+
+class Unit(Base):
+    """A union organisation: level 1 VGCL, 2 provincial/sector, 3 upper-level (commune/ward, IP), 4 grassroots."""
+
+    __tablename__ = "units"
+    __table_args__ = (CheckConstraint("level BETWEEN 1 AND 4", name="level_range"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    level: Mapped[int] = mapped_column(Integer)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    province_code: Mapped[int | None] = mapped_column(Integer, index=True)
+    sector: Mapped[str | None] = mapped_column(String(32))
+    inbox_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    inbox_is_forum: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    parent: Mapped[Unit | None] = relationship(remote_side="Unit.id", lazy="raise")
+
+
+class Workplace(Base):
+    __tablename__ = "workplaces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    search_key: Mapped[str] = mapped_column(String(255), index=True)
+    province_code: Mapped[int] = mapped_column(Integer, index=True)
+    grassroots_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    grassroots_unit: Mapped[Unit | None] = relationship(lazy="raise")
+
+
+class Member(Base):
+    """A Telegram user who talked to the bot. Personal fields are nulled when the member is erased."""
+
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    username: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(2), default="vi")
+    consent_version: Mapped[str | None] = mapped_column(String(16))
+    consented_at: Mapped[datetime | None]
+    province_code: Mapped[int | None] = mapped_column(Integer, index=True)
+    sector: Mapped[str | None] = mapped_column(String(32))
+    workplace_id: Mapped[int | None] = mapped_column(ForeignKey("workplaces.id"), index=True)
+    workplace_other_name: Mapped[str | None] = mapped_column(String(255))
+    workplace_other_province_code: Mapped[int | None] = mapped_column(Integer)
+    union_status: Mapped[UnionStatus | None] = mapped_column(_enum(UnionStatus))
+    status: Mapped[MemberStatus] = mapped_column(_enum(MemberStatus), default=MemberStatus.ACTIVE)
+    onboarded_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    workplace: Mapped[Workplace | None] = relationship(lazy="raise")
+
+    @property
+    def has_consent(self) -> bool:
+        return self.consent_version is not None
+
+
+class Consent(Base):
+    """Every consent decision, versioned: granting, declining and withdrawing are all kept."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    version: Mapped[str] = mapped_column(String(16))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    language: Mapped[str] = mapped_column(String(2))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Admin(Base):
+    __tablename__ = "admins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    added_by: Mapped[str] = mapped_column(String(64))
+
+
+class Officer(Base):
+    __tablename__ = "officers"
+    __table_args__ = (
+        Index("ix_officers_member_unit_active", "member_id", "unit_id", "revoked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    role: Mapped[OfficerRole] = mapped_column(_enum(OfficerRole), default=OfficerRole.OFFICER)
+    invite_id: Mapped[int | None] = mapped_column(ForeignKey("officer_invites.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    unit: Mapped[Unit] = relationship(lazy="raise")
+
+
+class OfficerInvite(Base):
+    """A single-use, expiring, revocable deep link that makes its redeemer an officer of a unit."""
+
+    __tablename__ = "officer_invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(48), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    role: Mapped[OfficerRole] = mapped_column(_enum(OfficerRole), default=OfficerRole.OFFICER)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    revoked_at: Mapped[datetime | None]
+
+    unit: Mapped[Unit] = relationship(lazy="raise")
+
+
+class AuditLog(Base):
+    """Who did what to which record. Ids and codes only, never message text."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any] | None]
+
+
+class ConversationState(Base):
+    """PTB ConversationHandler state: one row per (handler name, conversation key)."""
+
+    __tablename__ = "ptb_conversations"
+    __table_args__ = (UniqueConstraint("name", "conv_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    conv_key: Mapped[str] = mapped_column(String(128))
+    state: Mapped[dict[str, Any] | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class StoredUserData(Base):
+    """PTB user_data: small per-user drafts (e.g. an onboarding step's page), one row per user."""
+
+    __tablename__ = "ptb_user_data"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    data: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class StoredChatData(Base):
+    __tablename__ = "ptb_chat_data"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    data: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
