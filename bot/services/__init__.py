@@ -1,0 +1,1 @@
+"""Domain services: plain async code over SQLAlchemy sessions. Never import `telegram` here."""
