@@ -13,11 +13,14 @@ import logging
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import ConversationDict, ConversationKey
 
 from db.models import ConversationState, StoredChatData, StoredUserData
+from db.types import utcnow
 
 log = logging.getLogger(__name__)
 _DROP = object()
@@ -33,6 +36,7 @@ class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, A
         self._written: dict[tuple[str, str], str] = {}
         self._pending: dict[tuple[str, str], Any] = {}
         self._writer: asyncio.Task[None] | None = None
+        self._write_lock = asyncio.Lock()
 
     # Reading: once, at start.
     async def get_user_data(self) -> dict[int, dict[str, Any]]:
@@ -108,49 +112,75 @@ class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, A
             self._writer = asyncio.get_running_loop().create_task(self._write_pending())
 
     async def _write_pending(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, {}
-            try:
-                async with self._sessions() as session:
-                    for (kind, key), value in batch.items():
-                        await _apply(session, kind, key, value)
-                    await session.commit()
-            except Exception:
-                log.exception("persistence write failed for %d entries; will retry", len(batch))
-                self._pending = batch | self._pending
-                return
-            for slot, value in batch.items():
-                self._written[slot] = "" if value is _DROP else _dump(value)
+        async with self._write_lock:  # one writer at a time: flush() may run beside the background task
+            while self._pending:
+                batch, self._pending = self._pending, {}
+                try:
+                    await self._write(batch)
+                except Exception:
+                    log.exception("persistence write failed for %d entries; will retry", len(batch))
+                    self._pending = batch | self._pending
+                    return
+                for slot, value in batch.items():
+                    self._written[slot] = "" if value is _DROP else _dump(value)
+
+    async def _write(self, batch: dict[tuple[str, str], Any]) -> None:
+        """A handful of set-based statements in one short transaction, rows in a fixed order (so two
+        writers can never deadlock on PostgreSQL, and SQLite's single write lock is held briefly)."""
+        users, chats, conversations = _split(batch)
+        async with self._sessions() as session:
+            await _upsert_data(session, StoredUserData, "user_id", users)
+            await _upsert_data(session, StoredChatData, "chat_id", chats)
+            await _upsert_conversations(session, conversations)
+            await session.commit()
 
 
-async def _apply(session: AsyncSession, kind: str, key: str, value: Any) -> None:
-    if kind == "user":
-        await _upsert(session, StoredUserData, {"user_id": int(key)}, value)
-    elif kind == "chat":
-        await _upsert(session, StoredChatData, {"chat_id": int(key)}, value)
-    else:
-        name = kind.removeprefix("conv:")
-        row = await session.scalar(
-            select(ConversationState).where(ConversationState.name == name, ConversationState.conv_key == key)
-        )
-        if value is _DROP:
-            if row is not None:
-                await session.delete(row)
-        elif row is None:
-            session.add(ConversationState(name=name, conv_key=key, state={"value": value}))
+def _split(batch: dict[tuple[str, str], Any]) -> tuple[dict[int, Any], dict[int, Any], dict[tuple[str, str], Any]]:
+    users: dict[int, Any] = {}
+    chats: dict[int, Any] = {}
+    conversations: dict[tuple[str, str], Any] = {}
+    for (kind, key), value in sorted(batch.items()):
+        if kind == "user":
+            users[int(key)] = value
+        elif kind == "chat":
+            chats[int(key)] = value
         else:
-            row.state = {"value": value}
+            conversations[(kind.removeprefix("conv:"), key)] = value
+    return users, chats, conversations
 
 
-async def _upsert(session: AsyncSession, model: type, ident: dict[str, int], value: Any) -> None:
-    if value is _DROP:
-        await session.execute(delete(model).filter_by(**ident))
-        return
-    row = await session.get(model, tuple(ident.values())[0])
-    if row is None:
-        session.add(model(**ident, data=value))
-    else:
-        row.data = value
+def _insert(session: AsyncSession, model: type) -> Any:
+    dialect = session.bind.dialect.name
+    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(model)
+
+
+async def _upsert_data(session: AsyncSession, model: type, id_column: str, rows: dict[int, Any]) -> None:
+    dropped = [key for key, value in rows.items() if value is _DROP]
+    kept = [{id_column: key, "data": value, "updated_at": utcnow()} for key, value in rows.items()
+            if value is not _DROP]
+    if dropped:
+        await session.execute(delete(model).where(getattr(model, id_column).in_(dropped)))
+    if kept:
+        statement = _insert(session, model)
+        statement = statement.on_conflict_do_update(
+            index_elements=[id_column], set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at})
+        await session.execute(statement, kept)
+
+
+async def _upsert_conversations(session: AsyncSession, rows: dict[tuple[str, str], Any]) -> None:
+    for name in sorted({name for name, _ in rows}):
+        dropped = [key for (n, key), value in rows.items() if n == name and value is _DROP]
+        if dropped:
+            await session.execute(delete(ConversationState).where(
+                ConversationState.name == name, ConversationState.conv_key.in_(dropped)))
+    kept = [{"name": name, "conv_key": key, "state": {"value": value}, "updated_at": utcnow()}
+            for (name, key), value in rows.items() if value is not _DROP]
+    if kept:
+        statement = _insert(session, ConversationState)
+        statement = statement.on_conflict_do_update(
+            index_elements=["name", "conv_key"],
+            set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at})
+        await session.execute(statement, kept)
 
 
 def _dump(value: Any) -> str:

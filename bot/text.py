@@ -101,3 +101,31 @@ def _best_cut(text: str, limit: int) -> int:
         if index > limit // 2:
             return index + len(separator)
     return len(window)
+
+
+_ALPHABET = "aăâbcdđeêghiklmnoôơpqrstuưvxy"  # not user text: the collation order
+_LETTER_MARKS = {"\u0306": "ă", "\u0302": "^", "\u031b": "+"}  # breve, circumflex, horn
+_TONES = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}  # huyền, hỏi, ngã, sắc, nặng
+_WITH_MARK = {("a", "ă"): "ă", ("a", "^"): "â", ("e", "^"): "ê", ("o", "^"): "ô", ("o", "+"): "ơ", ("u", "+"): "ư"}
+
+
+def vietnamese_sort_key(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Dictionary order for Vietnamese: a < ă < â < b … d < đ …, then tones (ngang, huyền, hỏi, ngã, sắc, nặng).
+
+    What ICU's `vi` collation does for ordinary names, without needing ICU.
+    """
+    letters: list[int] = []
+    tones: list[int] = []
+    for char in unicodedata.normalize("NFC", text).lower():
+        decomposed = unicodedata.normalize("NFD", char)
+        base, marks = decomposed[0], decomposed[1:]
+        letter = base
+        tone = 0
+        for mark in marks:
+            if mark in _LETTER_MARKS:
+                letter = _WITH_MARK.get((base, _LETTER_MARKS[mark]), base)
+            tone = _TONES.get(mark, tone)
+        position = _ALPHABET.find(letter)
+        letters.append(-1 if letter.isspace() else position if position >= 0 else 100 + ord(letter))
+        tones.append(tone)
+    return tuple(letters), tuple(tones)

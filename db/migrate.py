@@ -29,3 +29,14 @@ def _upgrade_on(connection: Connection, revision: str) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
+
+
+async def upgrade_database(url: str) -> None:
+    """Upgrade the database at `url` with an engine of its own (the caller's loop may differ)."""
+    from db.session import create_engine
+
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()

@@ -3,7 +3,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.text import escape, fold, nfc, normalise_phone, search_key, split_message
+from bot.text import escape, fold, nfc, normalise_phone, search_key, split_message, vietnamese_sort_key
 
 
 def test_fold_strips_marks_and_maps_d():
@@ -54,3 +54,9 @@ def test_split_message_parts_fit_and_keep_the_words(text, limit):
     parts = split_message(text, limit)
     assert all(len(p.encode("utf-16-le")) // 2 <= limit for p in parts)
     assert "".join(parts).split() == text.split() or "".join("".join(parts).split()) == "".join(text.split())
+
+
+def test_vietnamese_dictionary_order():
+    names = ["Cần Thơ", "Cao Bằng", "Cà Mau", "Đà Nẵng", "Điện Biên", "Dak Lak", "An Giang", "Ăn", "Ân"]
+    assert sorted(names, key=vietnamese_sort_key) == [
+        "An Giang", "Ăn", "Ân", "Cà Mau", "Cao Bằng", "Cần Thơ", "Dak Lak", "Đà Nẵng", "Điện Biên"]

@@ -8,7 +8,7 @@ from functools import cache
 from rapidfuzz import fuzz, process
 from vietnam_provinces import Province
 
-from bot.text import fold
+from bot.text import fold, vietnamese_sort_key
 
 _PREFIXES = ("thanh pho ", "tinh ")
 # What people type for a province that its name alone does not give.
@@ -32,12 +32,12 @@ class ProvinceInfo:
 @cache
 def all_provinces() -> tuple[ProvinceInfo, ...]:
     provinces = [_info(province) for province in Province.iter_all()]
-    return tuple(sorted(provinces, key=lambda p: (p.key, p.short_name)))
+    return tuple(sorted(provinces, key=lambda p: vietnamese_sort_key(p.short_name)))
 
 
 def _info(province: Province) -> ProvinceInfo:
     short = province.name
-    for prefix in ("Thành phố ", "Tỉnh "):
+    for prefix in ("Thành phố ", "Tỉnh "):  # not user text: parts of official names
         short = short.removeprefix(prefix)
     return ProvinceInfo(code=int(province.code), name=province.name, short_name=short, key=fold(short))
 

@@ -1,0 +1,35 @@
+"""Telegram I/O only: each module reads updates, calls bot.services, and renders replies."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from handlers import errors, fallbacks, menu, profile, ui
+
+if TYPE_CHECKING:
+    from telegram.ext import Application
+
+# Commands offered in the private chat, in the order Telegram's menu shows them.
+PRIVATE_COMMANDS = ("start", "menu", "settings", "help", "cancel")
+
+
+def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+    groups = filters.ChatType.GROUPS & filters.UpdateType.MESSAGE
+    common = [
+        CommandHandler("menu", menu.show_menu, filters=private),
+        MessageHandler(filters.Text(ui.menu_labels("menu.help")) & private, menu.show_help),
+        CommandHandler("help", menu.show_help, filters=private),
+        CommandHandler("cancel", menu.cancel, filters=private),
+    ]
+    application.add_handler(profile.conversation(fallbacks=common))
+    for handler in common:
+        application.add_handler(handler)
+    application.add_handler(MessageHandler(filters.COMMAND & groups, fallbacks.command_in_group))
+    application.add_handler(MessageHandler(filters.COMMAND & private, fallbacks.unknown_command))
+    application.add_handler(MessageHandler(filters.TEXT & private, fallbacks.unknown_text))
+    application.add_handler(MessageHandler(private, fallbacks.unexpected_media))
+    application.add_handler(CallbackQueryHandler(fallbacks.stale_button))
+    application.add_error_handler(errors.on_error)

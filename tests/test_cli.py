@@ -1,0 +1,69 @@
+"""The `congdoan` command as an operator runs it: a real subprocess with its own environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from bot import CONTENT_DIR, REPO_ROOT
+
+
+def congdoan(*args: str, db_url: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "WEBHOOK_URL", "DATABASE_URL")}
+    if db_url:
+        environment["DATABASE_URL"] = db_url
+    environment.update(env)
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, cwd=REPO_ROOT,
+                          env=environment, timeout=120)
+
+
+def test_run_without_token_says_how_to_set_it_in_one_line():
+    result = congdoan("run", DATABASE_URL="sqlite+aiosqlite:///:memory:")
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "BOT_TOKEN" in lines[0] and "@BotFather" in lines[0]
+
+
+def test_bad_setting_stops_with_one_line_naming_it():
+    result = congdoan("db", "upgrade", ADMIN_IDS="12,abc")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "ADMIN_IDS" in result.stderr
+
+
+def test_content_check_passes_on_shipped_content():
+    result = congdoan("content", "check")
+    assert result.returncode == 0, result.stderr
+
+
+def test_units_import_admin_add_and_officer_invite(db_url):
+    imported = congdoan("units", "import", str(CONTENT_DIR / "demo" / "units.csv"), db_url=db_url)
+    assert imported.returncode == 0, imported.stderr
+    assert "created" in imported.stdout
+    again = congdoan("units", "import", str(CONTENT_DIR / "demo" / "units.csv"), db_url=db_url)
+    assert "0 created" in again.stdout
+
+    added = congdoan("admin", "add", "123456", db_url=db_url)
+    assert added.returncode == 0 and "now" in added.stdout
+    assert "already" in congdoan("admin", "add", "123456", db_url=db_url).stdout
+
+    from tests.support.harness import DEMO
+
+    invite = congdoan("officer", "invite", DEMO["grassroots_unit"], "--bot-username", "cd_bot", db_url=db_url)
+    assert invite.returncode == 0, invite.stderr
+    link = invite.stdout.strip().splitlines()[-1]
+    assert link.startswith("https://t.me/cd_bot?start=officer-")
+    unknown = congdoan("officer", "invite", "NO-SUCH-UNIT", "--bot-username", "cd_bot", db_url=db_url)
+    assert unknown.returncode == 1
+
+
+def test_units_import_reports_bad_lines_and_imports_nothing(db_url, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("kind,code,name,level,parent,province,sector\n"
+                   "unit,ROOT,Tổng Liên đoàn,1,,,\n"
+                   "unit,X1,Một,7,ROOT,,\n"
+                   "unit,X2,Hai,2,MISSING,,\n", encoding="utf-8")
+    result = congdoan("units", "import", str(bad), db_url=db_url)
+    assert result.returncode == 1
+    assert ":3:" in result.stderr and ":4:" in result.stderr
+    assert "Nothing imported" in result.stderr
