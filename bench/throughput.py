@@ -4,6 +4,10 @@ Many simulated workers go through /start onboarding, menu presses and a settings
 waits for the bot's answer before its next step (as a person would), all workers run concurrently.
 Prints updates/s for each bot and the ratio (target: ours ≥ 0.7 × echo).
 
+One process tree: this process runs the emulator and the simulated workers; each bot runs in a child
+process of its own (as it would in production), polling the emulator over HTTP. The echo bot is measured
+first, then ours, under the same load.
+
     .venv/bin/python bench/throughput.py [--workers 100] [--database-url URL]
 """
 
@@ -12,8 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import resource
+import signal
+import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from telegram import Update
@@ -29,6 +38,7 @@ from db.session import create_engine, create_session_factory
 from sandbox.emulator import BotApiEmulator
 
 ECHO_TOKEN = "7100000001:ECHO"
+HTTP_POOL = 16
 OURS_TOKEN = "7200000002:OURS"
 
 
@@ -46,14 +56,6 @@ async def echo_text(update: Update, context) -> None:  # type: ignore[no-untyped
 async def echo_press(update: Update, context) -> None:  # type: ignore[no-untyped-def]
     await update.callback_query.answer()
     await update.effective_chat.send_message(update.callback_query.data)
-
-
-def build_echo(emulator: BotApiEmulator) -> Application:  # type: ignore[type-arg]
-    application = (Application.builder().token(ECHO_TOKEN).base_url(emulator.base_url)
-                   .base_file_url(emulator.base_file_url).concurrent_updates(True).build())
-    application.add_handler(MessageHandler(filters.ALL, echo_text))
-    application.add_handler(CallbackQueryHandler(echo_press))
-    return application
 
 
 # ----- one simulated worker's session -----
@@ -133,6 +135,72 @@ async def stop_polling(application: Application) -> None:  # type: ignore[type-a
     await application.shutdown()
 
 
+async def serve(kind: str, api_url: str, file_url: str, database_url: str) -> None:
+    """Child process: run one bot against the emulator until terminated."""
+    logging.basicConfig(level=logging.WARNING)
+    if kind == "echo":
+        # Same HTTP pool as ours (bot/app.py): httpcore scans every open connection on each request, so
+        # PTB's default of 256 makes a bot slower the more workers are active, which would flatter us.
+        application = (Application.builder().token(ECHO_TOKEN).base_url(api_url).base_file_url(file_url)
+                       .concurrent_updates(True).connection_pool_size(HTTP_POOL).build())
+        application.add_handler(MessageHandler(filters.ALL, echo_text))
+        application.add_handler(CallbackQueryHandler(echo_press))
+    else:
+        settings = load_settings(env_file=None, bot_token=OURS_TOKEN, database_url=database_url,
+                                 telegram_api_url=api_url)
+        application = build_application(settings)
+    await start_polling(application)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await stop_polling(application)
+
+
+async def start_bot(kind: str, emulator: BotApiEmulator, database_url: str) -> asyncio.subprocess.Process:
+    command = [sys.executable, __file__, "--serve", kind, "--api-url", emulator.base_url, "--file-url",
+               emulator.base_file_url, "--database-url", database_url]
+    process = await asyncio.create_subprocess_exec(*command)
+    token = ECHO_TOKEN if kind == "echo" else OURS_TOKEN
+    while not any(call.token == token and call.method == "getUpdates" for call in emulator.calls):  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    return process
+
+
+async def stop_bot(process: asyncio.subprocess.Process) -> None:
+    process.send_signal(signal.SIGTERM)
+    await process.wait()
+
+
+@dataclass
+class Figures:
+    rate: float
+    latencies: list[float]
+    bot_cpu_ms: float  # the bot process's CPU time per update
+    harness_cpu_ms: float  # this process's (emulator and simulated workers) CPU time per update
+
+
+async def measure(kind: str, emulator: BotApiEmulator, url: str, workers: int) -> Figures:
+    worker = worker_echo if kind == "echo" else worker_ours
+    process = await start_bot(kind, emulator, url)
+    try:
+        await run_load(emulator, worker, 10)  # warm-up
+        own_before = resource.getrusage(resource.RUSAGE_SELF)
+        bot_before = _cpu_seconds(process.pid)
+        rate, latencies = await run_load(emulator, worker, workers)
+        bot_cpu = _cpu_seconds(process.pid) - bot_before
+        own_after = resource.getrusage(resource.RUSAGE_SELF)
+    finally:
+        await stop_bot(process)
+    updates = workers * STEPS
+    own_cpu = (own_after.ru_utime + own_after.ru_stime) - (own_before.ru_utime + own_before.ru_stime)
+    return Figures(rate, latencies, bot_cpu / updates * 1000, own_cpu / updates * 1000)
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def main(workers: int, database_url: str | None) -> None:
     logging.basicConfig(level=logging.WARNING)
     workdir = Path(tempfile.mkdtemp(prefix="congdoan-bench-"))
@@ -141,37 +209,42 @@ async def main(workers: int, database_url: str | None) -> None:
     engine = create_engine(url)
     async with create_session_factory(engine)() as session:
         await import_units(session, (CONTENT_DIR / "demo" / "units.csv").read_text(encoding="utf-8"))
+    await engine.dispose()
 
     async with BotApiEmulator() as emulator:
         emulator.add_bot(token=ECHO_TOKEN, username="echo_bench_bot")
         emulator.add_bot(token=OURS_TOKEN, username="congdoan_bench_bot")
-        echo = build_echo(emulator)
-        ours = build_application(load_settings(env_file=None, bot_token=OURS_TOKEN, database_url=url,
-                                               telegram_api_url=emulator.base_url), engine)
-        await start_polling(echo)
-        await start_polling(ours)
-        try:
-            await run_load(emulator, worker_echo, 10)  # warm-up both
-            await run_load(emulator, worker_ours, 10)
-            echo_rate, echo_lat = await run_load(emulator, worker_echo, workers)
-            ours_rate, ours_lat = await run_load(emulator, worker_ours, workers)
-        finally:
-            await stop_polling(ours)
-            await stop_polling(echo)
-            await engine.dispose()
+        echo = await measure("echo", emulator, url, workers)
+        ours = await measure("ours", emulator, url, workers)
 
     backend = url.split(":", 1)[0]
     print(f"workers: {workers}, updates per worker: {STEPS}, database: {backend}")
-    print(f"bare PTB echo : {echo_rate:8.1f} updates/s  p50 {percentile(echo_lat, .5):6.1f} ms  "
-          f"p99 {percentile(echo_lat, .99):6.1f} ms")
-    print(f"congdoan-bot  : {ours_rate:8.1f} updates/s  p50 {percentile(ours_lat, .5):6.1f} ms  "
-          f"p99 {percentile(ours_lat, .99):6.1f} ms")
-    print(f"ratio ours/echo: {ours_rate / echo_rate:.2f} (target >= 0.70)")
+    for name, figures in (("bare PTB echo", echo), ("congdoan-bot", ours)):
+        print(f"{name:14}: {figures.rate:8.1f} updates/s  p50 {percentile(figures.latencies, .5):6.1f} ms  "
+              f"p99 {percentile(figures.latencies, .99):6.1f} ms  bot CPU {figures.bot_cpu_ms:5.2f} ms/update  "
+              f"emulator+workers CPU {figures.harness_cpu_ms:5.2f} ms/update")
+    print(f"ratio ours/echo: {ours.rate / echo.rate:.2f} (target >= 0.70)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=100)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--serve", choices=["echo", "ours"], help=argparse.SUPPRESS)
+    parser.add_argument("--api-url", help=argparse.SUPPRESS)
+    parser.add_argument("--file-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    asyncio.run(main(args.workers, args.database_url))
+    if args.serve and args.serve == "ours" and os.environ.get("BENCH_PROFILE"):
+        import cProfile  # diagnostics: BENCH_PROFILE=FILE writes a CPU-time profile of our bot's process
+
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
+        try:
+            asyncio.run(serve(args.serve, args.api_url, args.file_url, args.database_url))
+        finally:
+            profiler.disable()
+            profiler.dump_stats(os.environ["BENCH_PROFILE"])
+    elif args.serve:
+        asyncio.run(serve(args.serve, args.api_url, args.file_url, args.database_url))
+    else:
+        asyncio.run(main(args.workers, args.database_url))
