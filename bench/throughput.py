@@ -177,6 +177,7 @@ class Figures:
     latencies: list[float]
     bot_cpu_ms: float  # the bot process's CPU time per update
     harness_cpu_ms: float  # this process's (emulator and simulated workers) CPU time per update
+    calls_per_update: float  # Bot API calls the bot made per update, getUpdates excluded
 
 
 async def measure(kind: str, emulator: BotApiEmulator, url: str, workers: int) -> Figures:
@@ -186,14 +187,16 @@ async def measure(kind: str, emulator: BotApiEmulator, url: str, workers: int) -
         await run_load(emulator, worker, 10)  # warm-up
         own_before = resource.getrusage(resource.RUSAGE_SELF)
         bot_before = _cpu_seconds(process.pid)
+        calls_before = len(emulator.calls)
         rate, latencies = await run_load(emulator, worker, workers)
         bot_cpu = _cpu_seconds(process.pid) - bot_before
         own_after = resource.getrusage(resource.RUSAGE_SELF)
+        calls = sum(1 for call in emulator.calls[calls_before:] if call.method != "getUpdates")
     finally:
         await stop_bot(process)
     updates = workers * STEPS
     own_cpu = (own_after.ru_utime + own_after.ru_stime) - (own_before.ru_utime + own_before.ru_stime)
-    return Figures(rate, latencies, bot_cpu / updates * 1000, own_cpu / updates * 1000)
+    return Figures(rate, latencies, bot_cpu / updates * 1000, own_cpu / updates * 1000, calls / updates)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -222,6 +225,7 @@ async def main(workers: int, database_url: str | None) -> None:
     for name, figures in (("bare PTB echo", echo), ("congdoan-bot", ours)):
         print(f"{name:14}: {figures.rate:8.1f} updates/s  p50 {percentile(figures.latencies, .5):6.1f} ms  "
               f"p99 {percentile(figures.latencies, .99):6.1f} ms  bot CPU {figures.bot_cpu_ms:5.2f} ms/update  "
+              f"API calls {figures.calls_per_update:4.2f}/update  "
               f"emulator+workers CPU {figures.harness_cpu_ms:5.2f} ms/update")
     print(f"ratio ours/echo: {ours.rate / echo.rate:.2f} (target >= 0.70)")
 

@@ -9,6 +9,7 @@ from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 
 from bot.config import Settings
+from bot.http import AiohttpRequest
 from bot.persistence import SqlPersistence
 from bot.updates import PerUserUpdateProcessor
 from db.session import create_engine, create_session_factory
@@ -49,11 +50,11 @@ def build_application(settings: Settings, engine: AsyncEngine | None = None, *,
         # broadcasts have their own paced sender. Retry a 429 a few times after its retry_after.
         .rate_limiter(AIORateLimiter(overall_max_rate=0, group_max_rate=20, group_time_period=60,
                                      max_retries=3))
-        .connection_pool_size(16)
-        .pool_timeout(10)
-        .get_updates_connection_pool_size(2)
+        .request(AiohttpRequest(pool_size=16, pool_timeout=10))
+        .get_updates_request(AiohttpRequest(pool_size=1, read_timeout=10))
     )
     application: CongdoanApplication = builder.build()  # type: ignore[assignment]
+
     bot_data: dict[str, Any] = application.bot_data
     bot_data["settings"] = settings
     bot_data["engine"] = engine
