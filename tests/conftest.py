@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from db.migrate import upgrade
 from db.session import create_engine, create_session_factory
-from tests.support import postgres
+from sandbox import postgres
 
 _database_numbers = itertools.count(1)
 _pg_skip_reason: str | None = None

@@ -89,3 +89,18 @@ def _wait_for_port(port: int, seconds: float = 30.0) -> None:
                 return
         time.sleep(0.1)
     raise TimeoutError(f"PostgreSQL did not listen on port {port}")
+
+
+async def create_database(cluster: Cluster, name: str) -> None:
+    from sqlalchemy import text
+
+    from db.session import create_engine
+
+    admin = create_engine(cluster.admin_url)
+    try:
+        async with admin.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
