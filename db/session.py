@@ -22,7 +22,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 def _sqlite_engine(url: str, database: str | None, echo: bool) -> AsyncEngine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, pool_size=20, max_overflow=30)
+    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, pool_size=10, max_overflow=10)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
