@@ -6,6 +6,8 @@ the next onboarding step, or the settings screen again.
 
 from __future__ import annotations
 
+import warnings
+
 from telegram import Update
 from telegram.ext import (
     BaseHandler,
@@ -15,6 +17,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot.i18n import LANGUAGES, t
 from bot.services import members, officers, provinces, workplaces
@@ -485,16 +488,20 @@ def conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:  # type: 
         MEMBERSHIP: [CallbackQueryHandler(on_membership, pattern=r"^union:")],
         SETTINGS: [CallbackQueryHandler(on_settings_button, pattern=r"^set:")],
     }
-    return ConversationHandler(
-        entry_points=[
-            CommandHandler("start", start, filters=private),
-            CommandHandler("settings", open_settings, filters=private),
-            MessageHandler(filters.Text(ui.menu_labels("menu.settings")) & private, open_settings),
-            CallbackQueryHandler(on_settings_button, pattern=r"^set:"),
-        ],
-        states={state: with_catch_all(state, handlers) for state, handlers in states.items()},
-        fallbacks=fallbacks,
-        name="profile",
-        persistent=True,
-        allow_reentry=True,
-    )
+    with warnings.catch_warnings():
+        # Buttons here are tracked per user and chat on purpose (one profile conversation per person);
+        # PTB warns about per_message=False whenever a CallbackQueryHandler is involved.
+        warnings.filterwarnings("ignore", message=".*per_message.*", category=PTBUserWarning)
+        return ConversationHandler(
+            entry_points=[
+                CommandHandler("start", start, filters=private),
+                CommandHandler("settings", open_settings, filters=private),
+                MessageHandler(filters.Text(ui.menu_labels("menu.settings")) & private, open_settings),
+                CallbackQueryHandler(on_settings_button, pattern=r"^set:"),
+            ],
+            states={state: with_catch_all(state, handlers) for state, handlers in states.items()},
+            fallbacks=fallbacks,
+            name="profile",
+            persistent=True,
+            allow_reentry=True,
+        )

@@ -67,3 +67,33 @@ def test_units_import_reports_bad_lines_and_imports_nothing(db_url, tmp_path):
     assert result.returncode == 1
     assert ":3:" in result.stderr and ":4:" in result.stderr
     assert "Nothing imported" in result.stderr
+
+
+async def test_congdoan_run_upgrades_the_schema_and_polls(tmp_path):
+    """The real command, as an operator starts it, against the emulator; SIGTERM stops it cleanly."""
+    import asyncio
+    import signal
+
+    from sandbox.emulator import BotApiEmulator
+
+    token = "7300000003:RUN"
+    async with BotApiEmulator() as emulator:
+        emulator.add_bot(token, username="run_test_bot")
+        environment = {k: v for k, v in os.environ.items() if k not in ("WEBHOOK_URL", "ADMIN_IDS")}
+        environment.update(BOT_TOKEN=token, TELEGRAM_API_URL=emulator.base_url,
+                           DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'run.db'}")
+        process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", cwd=REPO_ROOT,
+                                                       env=environment, stderr=asyncio.subprocess.PIPE)
+        try:
+            user = emulator.create_user("Lan")
+            await emulator.send_text(user, "/start")
+            question = await emulator.next_message(user.id, timeout=30)
+            assert [b["callback_data"] for row in question["reply_markup"]["inline_keyboard"] for b in row] == [
+                "lang:vi", "lang:en"]
+            assert emulator.calls_of("setMyCommands")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode == 0, stderr.decode()[-2000:]
+        assert b"Traceback" not in stderr
+        assert token.split(":")[1].encode() not in stderr  # logs never carry the token

@@ -385,13 +385,10 @@ async def send_poll(emu: BotApiEmulator, bot: BotState, params: dict[str, Any]) 
     if question_entities:
         poll["question_entities"] = question_entities
     correct = params.get("correct_option_ids")
-    if correct is None and params.get("correct_option_id") is not None:
-        correct = [params["correct_option_id"]]
     if poll_type == "quiz":
         if not correct or any(not 0 <= c < len(options) for c in correct):
             raise bad_request("wrong correct option ids for the quiz")
         poll["correct_option_ids"] = correct
-        poll["correct_option_id"] = correct[0]
     if params.get("explanation"):
         explanation, _ = parse(params["explanation"], params.get("explanation_parse_mode"))
         if utf16_len(explanation) > 200:

@@ -128,7 +128,7 @@ async def test_results_have_every_field_the_spec_requires(emu, bot):
     user = emu.create_user()
     spec = load_spec()
     message = await bot.send_message(user.id, "x")
-    poll = await bot.send_poll(user.id, "Câu hỏi?", ["A", "B"], type="quiz", correct_option_id=1)
+    poll = await bot.send_poll(user.id, "Câu hỏi?", ["A", "B"], type="quiz", correct_option_ids=[1])
     me = await bot.get_me()
     chat = await bot.get_chat(user.id)
     assert missing_required(spec, "Message", message.to_dict()) == []

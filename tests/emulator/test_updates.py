@@ -164,7 +164,7 @@ async def test_copy_hides_the_sender_and_forward_shows_it(emu, bot):
 async def test_polls_and_answers(emu, bot):
     user = emu.create_user()
     message = await bot.send_poll(user.id, "Thời giờ làm thêm tối đa?", ["200 giờ", "300 giờ"], type="quiz",
-                                  correct_option_id=1, is_anonymous=False, explanation="Bộ luật Lao động 2019")
+                                  correct_option_ids=[1], is_anonymous=False, explanation="Bộ luật Lao động 2019")
     assert message.poll.type == "quiz" and message.poll.options[1].persistent_id
     await emu.answer_poll(user, message.to_dict(), [1])
     updates = await bot.get_updates()
