@@ -30,14 +30,12 @@ from pathlib import Path
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
-from bot import CONTENT_DIR
 from bot.app import build_application
 from bot.config import load_settings
 from bot.i18n import t
-from bot.services.units import import_units
 from db.migrate import upgrade_database
-from db.session import create_engine, create_session_factory
 from sandbox import postgres
+from sandbox.demo import load_demo_units
 from sandbox.emulator import BotApiEmulator
 
 ECHO_TOKEN = "7100000001:ECHO"
@@ -209,12 +207,7 @@ def _cpu_seconds(pid: int) -> float:
 
 async def prepare_database(url: str) -> None:
     await upgrade_database(url)
-    engine = create_engine(url)
-    try:
-        async with create_session_factory(engine)() as session:
-            await import_units(session, (CONTENT_DIR / "demo" / "units.csv").read_text(encoding="utf-8"))
-    finally:
-        await engine.dispose()
+    await load_demo_units(url)
 
 
 @contextlib.asynccontextmanager

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from db.migrate import upgrade
+from db.migrate import upgrade_database
 from db.session import create_engine, create_session_factory
 from sandbox import postgres
 
@@ -70,20 +70,12 @@ def migrated_templates(pg_admin_url: str | None, tmp_path_factory: pytest.TempPa
     templates: dict[str, str] = {}
     if "sqlite" in _requested_backends():
         path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
-        asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+        asyncio.run(upgrade_database(f"sqlite+aiosqlite:///{path}"))
         templates["sqlite"] = str(path)
     if pg_admin_url:
         asyncio.run(_create_pg_template(pg_admin_url))
         templates["postgresql"] = pg_admin_url
     return templates
-
-
-async def _migrate(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
 
 
 async def _create_pg_template(admin_url: str) -> None:
@@ -93,7 +85,7 @@ async def _create_pg_template(admin_url: str) -> None:
         await conn.execute(text("DROP DATABASE IF EXISTS congdoan_template"))
         await conn.execute(text("CREATE DATABASE congdoan_template"))
     await admin.dispose()
-    await _migrate(admin_url.rsplit("/", 1)[0] + "/congdoan_template")
+    await upgrade_database(admin_url.rsplit("/", 1)[0] + "/congdoan_template")
 
 
 def _backend_params() -> list[object]:

@@ -4,20 +4,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot import CONTENT_DIR
-from bot.services.units import import_units
-from db.session import create_engine, create_session_factory
+from sandbox.demo import load_demo_units
 from sandbox.emulator import BotApiEmulator
 from tests.support.harness import BOT_USERNAME, TOKEN, Harness, make_settings
-
-
-async def load_demo_units(db_url: str) -> None:
-    engine = create_engine(db_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            await import_units(session, (CONTENT_DIR / "demo" / "units.csv").read_text(encoding="utf-8"))
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

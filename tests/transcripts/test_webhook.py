@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 
 from bot.runner import serve_webhook
+from sandbox.demo import load_demo_units
 from tests.support.harness import Harness, make_settings, t
-from tests.transcripts.conftest import load_demo_units
 
 SECRET = "webhook_secret-123"
 
