@@ -5,12 +5,74 @@ from __future__ import annotations
 import re
 import string
 
+import yaml
+
 from bot import CONTENT_DIR
 from bot.i18n import LANGUAGES, all_keys, catalog_path, load_catalog
 
 
 def check_all() -> list[str]:
-    return [*check_catalogs(), *check_sectors(), *check_demo_units()]
+    return [*check_catalogs(), *check_sectors(), *check_demo_units(), *check_categories(), *check_routing(),
+            *check_sla()]
+
+
+LAW_TOPICS = {"labour_code", "social_insurance", "health_insurance", "employment", "osh", "union_institutions",
+              "other"}
+
+
+def check_categories() -> list[str]:
+    path = CONTENT_DIR / "categories.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        problems = []
+        codes = [item["code"] for item in data["categories"]]
+        if len(set(codes)) != len(codes):
+            problems.append(f"{path}: duplicate category code")
+        for item in data["categories"]:
+            if item["law"] not in LAW_TOPICS:
+                problems.append(f"{path}: {item['code']}: unknown law topic {item['law']!r}")
+            for language in ("vi", "en"):
+                text = item.get(language) or {}
+                for field in ("name", "hint"):
+                    if not text.get(field):
+                        problems.append(f"{path}: {item['code']}: {language}.{field} is missing")
+                if not isinstance(text.get("helps", []), list):
+                    problems.append(f"{path}: {item['code']}: {language}.helps must be a list")
+        for kind in ("urgent_keywords", "emergency_keywords"):
+            if not all(entry.get("text") for entry in data.get(kind) or []):
+                problems.append(f"{path}: {kind}: every entry needs a text")
+        return problems
+    except (KeyError, TypeError, yaml.YAMLError) as exc:
+        return [f"{path}: cannot be read: {exc!r}"]
+
+
+def check_routing() -> list[str]:
+    from bot.services.categories import category_codes
+    from bot.services.routing import RoutingError, parse_rules
+
+    path = CONTENT_DIR / "routing.yaml"
+    try:
+        parse_rules(yaml.safe_load(path.read_text(encoding="utf-8")), category_codes())
+    except RoutingError as exc:
+        return [f"{path}: {line}" for line in str(exc).splitlines()]
+    except (KeyError, TypeError, yaml.YAMLError) as exc:
+        return [f"{path}: cannot be read: {exc!r}"]
+    return []
+
+
+def check_sla() -> list[str]:
+    path = CONTENT_DIR / "sla.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    problems = []
+    if not isinstance(data.get("collective_threshold"), int) or data["collective_threshold"] < 2:
+        problems.append(f"{path}: collective_threshold must be a whole number of at least 2")
+    for urgency in ("urgent", "normal"):
+        values = (data.get("defaults") or {}).get(urgency) or {}
+        if not any(key in values for key in ("acknowledge_hours", "acknowledge_days")):
+            problems.append(f"{path}: defaults.{urgency} needs acknowledge_hours or acknowledge_days")
+        if not isinstance(values.get("resolve_days"), int) or values["resolve_days"] < 1:
+            problems.append(f"{path}: defaults.{urgency}.resolve_days must be a positive whole number")
+    return problems
 
 
 def check_catalogs() -> list[str]:
