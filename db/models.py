@@ -70,6 +70,7 @@ class Unit(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     province_code: Mapped[int | None] = mapped_column(Integer, index=True)
     sector: Mapped[str | None] = mapped_column(String(32))
+    unit_type: Mapped[str | None] = mapped_column(String(16))
     inbox_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     inbox_is_forum: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -112,3 +112,12 @@ def test_semicolons_bom_and_decomposed_text_are_accepted():
     text = "\ufeff" + unicodedata.normalize("NFD", HEADER.replace(",", ";") + "unit;VGCL;Tổng Liên đoàn;1;;;\n")
     units, _ = parse_units_csv(text)
     assert units[0].name == "Tổng Liên đoàn"
+
+
+async def test_optional_type_column(session):
+    await import_units(session, DEMO)
+    park = await session.scalar(select(Unit).where(Unit.code == "KCN-BN"))
+    assert park.unit_type == "industrial_park"
+    with pytest.raises(UnitsImportError) as error:
+        parse_units_csv(HEADER.strip() + ",type\nunit,VGCL,Tổng,1,,,,planet\nworkplace,W,Xưởng,,,1,,commune\n")
+    assert [p.line for p in error.value.problems] == [2, 3]

@@ -72,6 +72,12 @@ def check_sla() -> list[str]:
             problems.append(f"{path}: defaults.{urgency} needs acknowledge_hours or acknowledge_days")
         if not isinstance(values.get("resolve_days"), int) or values["resolve_days"] < 1:
             problems.append(f"{path}: defaults.{urgency}.resolve_days must be a positive whole number")
+    from bot.services.sla import parse_config
+
+    try:
+        parse_config(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        problems.append(f"{path}: {exc}")
     return problems
 
 

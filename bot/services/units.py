@@ -16,6 +16,10 @@ from bot.text import nfc, search_key
 from db.models import Unit, Workplace
 
 COLUMNS = ("kind", "code", "name", "level", "parent", "province", "sector")
+# Optional last column: what sort of unit it is. Routing prefers industrial-park unions for housing,
+# childcare and cultural spaces; blank means "the usual for its level".
+OPTIONAL_COLUMN = "type"
+UNIT_TYPES = ("vgcl", "federation", "sector_union", "corporation", "industrial_park", "commune", "grassroots")
 _CODE = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,31}")
 _SECTOR = re.compile(r"[a-z_]{2,32}")
 NAME_LIMIT = 255
@@ -42,6 +46,7 @@ class UnitRow:
     parent: str | None
     province: int | None
     sector: str | None
+    unit_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,19 +95,20 @@ def _read_rows(text: str) -> _Parsed:
         return parsed
     delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = [cell.strip().lower() for cell in next(reader)]
-    if tuple(header) != COLUMNS:
-        parsed.problems.append(ImportProblem(1, f"header must be {','.join(COLUMNS)}"))
+    header = tuple(cell.strip().lower() for cell in next(reader))
+    columns = header if header in (COLUMNS, (*COLUMNS, OPTIONAL_COLUMN)) else None
+    if columns is None:
+        parsed.problems.append(ImportProblem(1, f"header must be {','.join(COLUMNS)}[,{OPTIONAL_COLUMN}]"))
         return parsed
     seen: dict[tuple[str, str], int] = {}
     for cells in reader:
         line = reader.line_num
         if not any(cell.strip() for cell in cells):
             continue
-        if len(cells) != len(COLUMNS):
-            parsed.problems.append(ImportProblem(line, f"expected {len(COLUMNS)} columns, found {len(cells)}"))
+        if len(cells) != len(columns):
+            parsed.problems.append(ImportProblem(line, f"expected {len(columns)} columns, found {len(cells)}"))
             continue
-        row = dict(zip(COLUMNS, (cell.strip() for cell in cells), strict=True))
+        row = dict(zip(columns, (cell.strip() for cell in cells), strict=True))
         _parse_row(row, line, parsed, seen)
     return parsed
 
@@ -133,6 +139,9 @@ def _parse_row(row: dict[str, str], line: int, parsed: _Parsed, seen: dict[tuple
         problem(f"bad sector {sector!r}: lower-case letters and _")
     province = _province(row["province"], problem)
     parent = row["parent"].upper() or None
+    unit_type = row.get(OPTIONAL_COLUMN, "").lower() or None
+    if unit_type and (kind != "unit" or unit_type not in UNIT_TYPES):
+        problem(f"type {unit_type!r}: only units have a type, one of {', '.join(UNIT_TYPES)}")
     if kind == "unit":
         level = _level(row["level"], problem)
         if level is not None and level > 1 and parent is None:
@@ -142,7 +151,7 @@ def _parse_row(row: dict[str, str], line: int, parsed: _Parsed, seen: dict[tuple
         if level is not None and level >= 3 and province is None and not row["province"]:
             problem(f"a level-{level} unit needs a province code")
         if len(parsed.problems) == problems and level is not None:
-            parsed.units.append(UnitRow(line, code, name, level, parent, province, sector))
+            parsed.units.append(UnitRow(line, code, name, level, parent, province, sector, unit_type))
     else:
         if row["level"]:
             problem("a workplace has no level; leave it empty")
@@ -220,6 +229,7 @@ async def import_units(session: AsyncSession, text: str) -> ImportResult:
         else:
             result.units_updated += 1
         unit.name, unit.level, unit.province_code, unit.sector = row.name, row.level, row.province, row.sector
+        unit.unit_type = row.unit_type
     await session.flush()
     for row in unit_rows:
         existing[row.code].parent_id = existing[row.parent].id if row.parent else None
