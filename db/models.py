@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -226,3 +227,112 @@ class StoredChatData(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     data: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CaseStatus(enum.StrEnum):
+    OPEN = "open"  # received, waiting for the handling unit to acknowledge
+    ACKNOWLEDGED = "acknowledged"  # an officer claimed it
+    WAITING_WORKER = "waiting_worker"  # the union asked the worker for information
+    RESOLVED = "resolved"  # an officer resolved it; the worker is asked whether it was
+    CLOSED = "closed"  # the worker confirmed, or 7 days passed without an answer
+
+
+class Grievance(Base):
+    """A worker's concern. Anonymity is kept by what officer-visible messages show, never by losing the
+    member link: the union's replies must still reach the worker."""
+
+    __tablename__ = "grievances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    scope: Mapped[str] = mapped_column(String(16), default="individual")
+    group_size: Mapped[int | None] = mapped_column(Integer)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    identity: Mapped[str] = mapped_column(String(16), default="named")
+    text: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(2), default="vi")
+    workplace_id: Mapped[int | None] = mapped_column(ForeignKey("workplaces.id"), index=True)
+    workplace_other_name: Mapped[str | None] = mapped_column(String(255))
+    province_code: Mapped[int | None] = mapped_column(Integer, index=True)
+    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus), default=CaseStatus.OPEN, index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)  # None: the admins hold it
+    holder_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    collective: Mapped[bool] = mapped_column(Boolean, default=False)
+    acknowledge_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    resolve_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    acknowledged_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(8))  # yes | partly | no, the worker's answer
+    rating: Mapped[int | None] = mapped_column(Integer)
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class GrievanceEvent(Base):
+    """The audit trail of a case: every action, who did it, from and to which unit."""
+
+    __tablename__ = "grievance_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grievance_id: Mapped[int] = mapped_column(ForeignKey("grievances.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    from_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    to_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    note: Mapped[str | None] = mapped_column(Text)  # internal notes: never sent to the worker
+
+
+class GrievanceMessage(Base):
+    """The thread both ways: the worker's words and files, and the union's replies."""
+
+    __tablename__ = "grievance_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grievance_id: Mapped[int] = mapped_column(ForeignKey("grievances.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    from_worker: Mapped[bool] = mapped_column(Boolean)
+    author_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    text: Mapped[str | None] = mapped_column(Text)
+    file_id: Mapped[str | None] = mapped_column(String(255))
+    file_kind: Mapped[str | None] = mapped_column(String(16))  # photo | document | voice
+    file_size: Mapped[int | None] = mapped_column(Integer)
+
+
+class GrievanceCosigner(Base):
+    """A worker who added their voice ("me too") to a case at their workplace."""
+
+    __tablename__ = "grievance_cosigners"
+    __table_args__ = (UniqueConstraint("grievance_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grievance_id: Mapped[int] = mapped_column(ForeignKey("grievances.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseCard(Base):
+    """Where a case's card stands in a unit inbox, so it can be edited in place as the case changes."""
+
+    __tablename__ = "case_cards"
+    __table_args__ = (UniqueConstraint("grievance_id", "unit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grievance_id: Mapped[int] = mapped_column(ForeignKey("grievances.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class CaseCounter(Base):
+    """The last case number given in a month, for codes like PA-2611-0042."""
+
+    __tablename__ = "case_counters"
+
+    month: Mapped[str] = mapped_column(String(4), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
