@@ -117,3 +117,29 @@ async def test_housing_prefers_the_industrial_park_union(session):
     submitted = await submit_case(session, member, draft, NOW, VN)
     assert await unit_code(session, submitted.grievance.unit_id) == "KCN-BN"
     assert await session.scalar(select(func.count()).select_from(Grievance)) == 1
+
+
+async def test_me_too_shows_only_category_and_count_and_goes_collective_at_five(session):
+    from bot.services.grievances import add_voice, similar_open_case
+
+    author = await setup(session)
+    maysh = await workplace_id(session, "WP-MAYSH")
+    submitted = await submit_case(session, author, CaseDraft("wages", "Công ty trả lương chậm ba tuần",
+                                                             workplace_id=maysh), NOW, VN)
+    assert await similar_open_case(session, "wages", maysh, author.id) is None  # not your own case
+    others = [Member(telegram_id=600 + i, language="vi") for i in range(5)]
+    session.add_all(others)
+    await session.commit()
+    similar = await similar_open_case(session, "wages", maysh, others[0].id)
+    assert (similar.category, similar.voices) == ("wages", 1)
+    assert not hasattr(similar, "text") and not hasattr(similar, "member_id")
+    assert await similar_open_case(session, "housing", maysh, others[0].id) is None
+    results = [await add_voice(session, submitted.grievance.id, other, NOW, VN) for other in others[:4]]
+    assert [r.voices for r in results] == [2, 3, 4, 5]
+    assert [r.became_collective for r in results] == [False, False, False, True]
+    assert results[-1].moved_to.code == "CDP-LONGBIEN"
+    await session.refresh(submitted.grievance)
+    assert submitted.grievance.collective and submitted.grievance.escalations == 1
+    assert await similar_open_case(session, "wages", maysh, others[0].id) is None  # already joined
+    sixth = await add_voice(session, submitted.grievance.id, others[4], NOW, VN)
+    assert (sixth.voices, sixth.became_collective) == (6, False)

@@ -7,14 +7,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit, routing, sla
 from bot.services.units import unit_path
-from db.models import CaseCounter, Grievance, GrievanceEvent, GrievanceMessage, Member, Unit, Workplace
+from db.models import (
+    CaseCounter,
+    CaseStatus,
+    Grievance,
+    GrievanceCosigner,
+    GrievanceEvent,
+    GrievanceMessage,
+    Member,
+    Unit,
+    Workplace,
+)
 
 CODE_PREFIX = "PA"
 ATTACHMENT_LIMIT = 5
@@ -123,3 +133,83 @@ async def submit_case(session: AsyncSession, member: Member, draft: CaseDraft, n
                                note=route.rule))
     await session.commit()
     return Submitted(grievance, route, unit)
+
+
+OPEN_STATUSES = (CaseStatus.OPEN, CaseStatus.ACKNOWLEDGED, CaseStatus.WAITING_WORKER)
+
+
+@dataclass(frozen=True)
+class SimilarCase:
+    """What a worker may see of someone else's case before adding their voice: never text or identity."""
+
+    grievance_id: int
+    category: str
+    voices: int  # the author and the co-signers
+
+
+@dataclass(frozen=True)
+class Cosigned:
+    voices: int
+    became_collective: bool
+    moved_to: Unit | None  # the unit that took the case when it became collective
+
+
+async def similar_open_case(session: AsyncSession, category: str, workplace_id: int | None,
+                            member_id: int) -> SimilarCase | None:
+    """An open case in the same category at the same workplace that this member has not joined yet."""
+    if workplace_id is None:
+        return None
+    joined = select(GrievanceCosigner.grievance_id).where(GrievanceCosigner.member_id == member_id)
+    grievance = await session.scalar(
+        select(Grievance).where(Grievance.category == category, Grievance.workplace_id == workplace_id,
+                                Grievance.status.in_(OPEN_STATUSES), Grievance.member_id != member_id,
+                                Grievance.id.not_in(joined))
+        .order_by(Grievance.created_at.desc()).limit(1))
+    if grievance is None:
+        return None
+    return SimilarCase(grievance.id, grievance.category, await _voices(session, grievance.id))
+
+
+async def _voices(session: AsyncSession, grievance_id: int) -> int:
+    cosigners = await session.scalar(select(func.count()).select_from(GrievanceCosigner)
+                                     .where(GrievanceCosigner.grievance_id == grievance_id))
+    return 1 + (cosigners or 0)
+
+
+async def add_voice(session: AsyncSession, grievance_id: int, member: Member, now: datetime, tz: ZoneInfo,
+                    sla_config: sla.SlaConfig | None = None) -> Cosigned:
+    """Join a case ("me too"). At the threshold the case becomes collective and goes to the upper level."""
+    config = sla_config or sla.default_config()
+    grievance = await session.get_one(Grievance, grievance_id)
+    session.add(GrievanceCosigner(grievance_id=grievance.id, member_id=member.id, at=now))
+    session.add(GrievanceEvent(grievance_id=grievance.id, at=now, actor=audit.member_actor(member.id),
+                               action="cosigned"))
+    await session.flush()
+    voices = await _voices(session, grievance.id)
+    moved_to = None
+    became_collective = not grievance.collective and voices >= config.collective_threshold
+    if became_collective:
+        grievance.collective = True
+        moved_to = await _reroute(session, grievance, now, tz, config)
+    await session.commit()
+    return Cosigned(voices, became_collective, moved_to)
+
+
+async def _reroute(session: AsyncSession, grievance: Grievance, now: datetime, tz: ZoneInfo,
+                   config: sla.SlaConfig) -> Unit | None:
+    workplace = await session.get(Workplace, grievance.workplace_id) if grievance.workplace_id else None
+    path = await worker_path(session, workplace, grievance.province_code)
+    facts = routing.CaseFacts(category=grievance.category, scope=grievance.scope, urgent=grievance.urgent,
+                              identity=grievance.identity, collective=True,
+                              has_grassroots=workplace is not None and workplace.grassroots_unit_id is not None)
+    route = routing.decide(facts, path)
+    if route.unit_id == grievance.unit_id:
+        return None
+    unit = await session.get(Unit, route.unit_id) if route.unit_id else None
+    session.add(GrievanceEvent(grievance_id=grievance.id, at=now, actor="system", action="collective",
+                               from_unit_id=grievance.unit_id, to_unit_id=route.unit_id, note=route.rule))
+    grievance.unit_id = route.unit_id
+    grievance.escalations += 1
+    due = sla.deadlines(now, grievance.urgent, unit.level if unit else 1, tz, config)  # the clock restarts
+    grievance.acknowledge_due_at, grievance.resolve_due_at = due.acknowledge_by, due.resolve_by
+    return unit
