@@ -28,7 +28,6 @@ from db.models import (
 
 CODE_PREFIX = "PA"
 ATTACHMENT_LIMIT = 5
-TEXT_MIN, TEXT_MAX = 20, 3000
 
 
 @dataclass(frozen=True)

@@ -339,8 +339,6 @@ class BotApiEmulator:
             chat_log.changed.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(chat_log.changed.wait(), remaining)
-        if queue_name == "sent":
-            return queue.popleft()
         return queue.popleft()
 
     async def wait_answer(self, query_id: str, timeout: float = 5.0) -> dict[str, Any]:
