@@ -13,10 +13,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit, routing, sla
+from bot.services.cases import OPEN_STATUSES
 from bot.services.units import unit_path
 from db.models import (
     CaseCounter,
-    CaseStatus,
     Grievance,
     GrievanceCosigner,
     GrievanceEvent,
@@ -133,8 +133,6 @@ async def submit_case(session: AsyncSession, member: Member, draft: CaseDraft, n
     await session.commit()
     return Submitted(grievance, route, unit)
 
-
-OPEN_STATUSES = (CaseStatus.OPEN, CaseStatus.ACKNOWLEDGED, CaseStatus.WAITING_WORKER)
 
 
 @dataclass(frozen=True)
