@@ -130,3 +130,27 @@ async def add_admin(session: AsyncSession, telegram_id: int, added_by: str) -> b
     audit.record(session, added_by, "admin.added", f"telegram:{telegram_id}")
     await session.commit()
     return True
+
+
+class InboxProblem(enum.StrEnum):
+    NOT_OFFICER = "not_officer"
+    TAKEN = "taken"  # the group already serves another unit
+
+
+async def register_inbox(session: AsyncSession, unit: Unit, chat_id: int, is_forum: bool, member: Member) -> None:
+    """Make a Telegram group the unit's inbox. Only an active officer of that unit may do it."""
+    if await active_officer(session, member.id, unit.id) is None:
+        raise InboxRejected(InboxProblem.NOT_OFFICER)
+    other = await session.scalar(select(Unit).where(Unit.inbox_chat_id == chat_id, Unit.id != unit.id))
+    if other is not None:
+        raise InboxRejected(InboxProblem.TAKEN, other)
+    unit.inbox_chat_id, unit.inbox_is_forum = chat_id, is_forum
+    audit.record(session, audit.member_actor(member.id), "inbox.registered", f"unit:{unit.code}", chat=chat_id)
+    await session.commit()
+
+
+class InboxRejected(Exception):
+    def __init__(self, problem: InboxProblem, unit: Unit | None = None) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+        self.unit = unit
