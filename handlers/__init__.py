@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers import errors, fallbacks, inbox, menu, profile, ui
+from handlers import cards, errors, fallbacks, inbox, menu, profile, ui
 
 if TYPE_CHECKING:
     from telegram.ext import Application
@@ -29,6 +29,7 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
         application.add_handler(handler)
     application.add_handler(CommandHandler("inbox", inbox.register, filters=groups))
     application.add_handler(CallbackQueryHandler(inbox.picked, pattern=r"^inbox:"))
+    application.add_handler(CallbackQueryHandler(cards.on_claim, pattern=r"^case:claim:"))
     application.add_handler(MessageHandler(filters.COMMAND & groups, fallbacks.command_in_group))
     application.add_handler(MessageHandler(filters.COMMAND & private, fallbacks.unknown_command))
     application.add_handler(MessageHandler(filters.TEXT & private, fallbacks.unknown_text))

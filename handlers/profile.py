@@ -85,6 +85,7 @@ async def _redeem_invite(update: Update, context: BotContext, member: Member, to
     except officers.InviteRejected as rejected:
         await ui.send(update, t(member.language, f"invite.{rejected.problem.value}"), ui.main_menu(member.language))
         return END
+    await members.keep_names_for_role(context.db, member, identity_of(update))
     key = "invite.already_officer" if redeemed.already_officer else "invite.accepted"
     await ui.send(update, t(member.language, key, unit=escape(redeemed.unit.name)), ui.main_menu(member.language))
     return END

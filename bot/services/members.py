@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
-from db.models import Consent, Member, MemberStatus, UnionStatus, Workplace
+from db.models import Consent, Member, MemberStatus, Officer, UnionStatus, Workplace
 from db.types import utcnow
 
 # Bump when the privacy notice (catalog key consent.notice) changes in substance: members are asked again.
@@ -43,7 +43,7 @@ async def get_or_create_member(session: AsyncSession, who: TelegramIdentity, lan
         session.add(member)
         await session.commit()
         return member
-    changed = _copy_names(member, who) if member.has_consent else False
+    changed = _copy_names(member, who) if member.has_consent or await _is_officer(session, member) else False
     if member.status == MemberStatus.BLOCKED:
         member.status = MemberStatus.ACTIVE  # they wrote to us again, so they unblocked the bot
         changed = True
@@ -53,6 +53,11 @@ async def get_or_create_member(session: AsyncSession, who: TelegramIdentity, lan
     if changed:
         await session.commit()
     return member
+
+
+async def _is_officer(session: AsyncSession, member: Member) -> bool:
+    return await session.scalar(select(Officer.id).where(Officer.member_id == member.id,
+                                                         Officer.revoked_at.is_(None)).limit(1)) is not None
 
 
 def _copy_names(member: Member, who: TelegramIdentity) -> bool:
@@ -95,6 +100,12 @@ async def record_consent(session: AsyncSession, member: Member, granted: bool, w
     audit.record(session, audit.member_actor(member.id), "consent.granted" if granted else "consent.declined",
                  version=CONSENT_VERSION)
     await session.commit()
+
+
+async def keep_names_for_role(session: AsyncSession, member: Member, who: TelegramIdentity) -> None:
+    """An officer's name is kept for the role they accepted (colleagues see who holds a case)."""
+    if _copy_names(member, who):
+        await session.commit()
 
 
 def needs_consent(member: Member) -> bool:
