@@ -30,6 +30,8 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
     application.add_handler(CommandHandler("inbox", inbox.register, filters=groups))
     application.add_handler(CallbackQueryHandler(inbox.picked, pattern=r"^inbox:"))
     application.add_handler(CallbackQueryHandler(cards.on_claim, pattern=r"^case:claim:"))
+    application.add_handler(MessageHandler(groups & filters.REPLY & filters.TEXT & ~filters.COMMAND,
+                                           cards.on_reply_to_card))
     application.add_handler(MessageHandler(filters.COMMAND & groups, fallbacks.command_in_group))
     application.add_handler(MessageHandler(filters.COMMAND & private, fallbacks.unknown_command))
     application.add_handler(MessageHandler(filters.TEXT & private, fallbacks.unknown_text))

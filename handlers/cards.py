@@ -14,7 +14,7 @@ from telegram.error import BadRequest, TelegramError
 from bot.i18n import t
 from bot.services import case_views, cases, officers
 from bot.services.categories import get_category
-from bot.text import escape
+from bot.text import escape, nfc, split_message
 from db.models import CaseCard, CaseStatus, Grievance, Member, Unit
 from db.types import utcnow
 from handlers import ui
@@ -140,3 +140,51 @@ async def _card_is_current(context: BotContext, grievance: Grievance, update: Up
                                                           CaseCard.unit_id == grievance.unit_id))
     return card is not None and message is not None and card.chat_id == message.chat.id \
         and card.message_id == message.message_id
+
+
+REPLY_LIMIT = 3000
+
+
+async def on_reply_to_card(update: Update, context: BotContext) -> None:
+    """An officer answers a case by replying to its card; the worker gets it in the unit's name."""
+    message = update.effective_message
+    card = await context.db.scalar(select(CaseCard).where(CaseCard.chat_id == message.chat_id,
+                                                          CaseCard.message_id == message.reply_to_message.message_id))
+    if card is None:
+        return  # an ordinary conversation in the group
+    member = await current_member(update, context)
+    grievance = await context.db.get(Grievance, card.grievance_id)
+    is_admin = await officers.is_admin(context.db, member.telegram_id, context.settings.admin_ids)
+    if card.unit_id != grievance.unit_id or not await cases.can_act(context.db, member, grievance, is_admin):
+        await message.reply_text(t(INBOX_LANGUAGE, "card.not_allowed"))
+        return
+    text = nfc(message.text)
+    if len(text) > REPLY_LIMIT:
+        await message.reply_text(t(INBOX_LANGUAGE, "input.too_long", limit=REPLY_LIMIT))
+        return
+    try:
+        await cases.reply(context.db, grievance, member, text, utcnow())
+    except cases.CaseRefused as refused:
+        await message.reply_text(t(INBOX_LANGUAGE, f"card.refused_{refused.reason}"))
+        return
+    delivered = await _relay_to_worker(context, grievance, text)
+    await message.reply_text(t(INBOX_LANGUAGE, "card.reply_sent" if delivered else "card.reply_not_delivered"))
+    try:
+        await show_card(context.bot, context.db, grievance, context.settings.tz)
+    except TelegramError:
+        pass  # stored already; the card catches up on the next change
+
+
+async def _relay_to_worker(context: BotContext, grievance: Grievance, text: str) -> bool:
+    worker = await context.db.get(Member, grievance.member_id) if grievance.member_id else None
+    unit = await context.db.get(Unit, grievance.unit_id) if grievance.unit_id else None
+    if worker is None or worker.telegram_id is None:
+        return False
+    sender = unit.name if unit else t(worker.language, "case.union_admins")
+    body = t(worker.language, "case.union_reply", code=grievance.code, unit=escape(sender), text=escape(text))
+    try:
+        for part in split_message(body):
+            await context.bot.send_message(worker.telegram_id, part, parse_mode=ParseMode.HTML)
+    except TelegramError:
+        return False
+    return True

@@ -75,3 +75,40 @@ async def test_others_cannot_claim(harness):
     assert answer["text"] == t("vi", "card.not_allowed") and answer["show_alert"]
     forged = await harness.press(outsider, card, "case:claim:abc", force=True)
     assert (await harness.emulator.wait_answer(forged))["text"] == t("vi", "input.stale_button")
+
+
+async def test_a_reply_to_the_card_reaches_the_worker_in_the_units_name(harness):
+    officer, group = await inbox_with_officer(harness)
+    worker = harness.emulator.create_user("Lan")  # the worker's Telegram account
+    async with harness.session_factory() as session:
+        member = Member(telegram_id=worker.id, first_name="Lan", language="vi", consent_version="2026.1")
+        session.add(member)
+        await session.commit()
+        workplace = await session.scalar(select(Workplace.id).where(Workplace.code == "WP-MAYSH"))
+        submitted = await submit_case(session, member, CaseDraft("wages", "Công ty trả lương chậm ba tuần",
+                                                                 identity="anonymous", workplace_id=workplace),
+                                      datetime(2026, 11, 24, 9, 30, tzinfo=VN), VN)
+        await show_card(harness.application.bot, session, submitted.grievance, VN)
+    card = await harness.next(group.id)
+    await harness.send(officer, "Công đoàn đã làm việc với công ty, tuần sau trả đủ <lương>.", chat=group,
+                       reply_to=card)
+    relayed = await harness.next(worker)
+    assert submitted.grievance.code in relayed["text"] and "tuần sau trả đủ <lương>." in relayed["text"]
+    assert "Công đoàn cơ sở Công ty TNHH May Sông Hồng Hà Nội" in relayed["text"]
+    assert "Hùng" not in relayed["text"] and "Trần" not in relayed["text"]  # never the officer's name
+    assert (await harness.next(group.id))["text"] == t("vi", "card.reply_sent")
+    refreshed = await harness.next(group.id)
+    assert refreshed["message_id"] == card["message_id"] and t("vi", "card.status_acknowledged") in refreshed["text"]
+
+
+async def test_group_chatter_and_strangers_replies(harness):
+    officer, group = await inbox_with_officer(harness)
+    await file_case(harness)
+    card = await harness.next(group.id)
+    stranger = harness.user("Khách")
+    harness.emulator.chats[group.id].members[stranger.id] = "member"
+    await harness.send(stranger, "Tôi trả lời thử", chat=group, reply_to=card)
+    assert (await harness.next(group.id))["text"] == t("vi", "card.not_allowed")
+    await harness.send(officer, "Chào cả nhóm", chat=group)  # not a reply to a card: ignored
+    await harness.send(officer, "/inbox", chat=group)
+    assert (await harness.next(group.id))["text"].startswith("✅")
