@@ -1,8 +1,13 @@
 """Flood control as Telegram applies it, for tests: injected 429s and optional rate enforcement.
 
-Telegram documents about 30 messages a second overall, about 1 a second in one private chat and 20 a
-minute in one group. Only methods that send a new message count (editing, answering callbacks and
-chat actions do not), which is how the limits are described in Telegram's bot FAQ.
+Telegram's bot FAQ ("My bot is hitting limits, how do I avoid this?") documents: in a single chat avoid
+more than one message per second; in a group no more than 20 messages per minute; for bulk notifications
+not more than about 30 messages per second overall. The limits are about *sending messages*, so only
+methods that post a new message count here (SENDING_METHODS: send*, copy*, forward*; an album counts
+once). Editing (editMessage*), deleting, answering callback queries, chat actions and every read
+method do not count. The per-chat window is one second for private chats, one minute for groups.
+Every violation is recorded in ``violations``; a send refused with 429 does not use up the window
+(Telegram did not deliver it), a counted-only one does.
 """
 
 from __future__ import annotations
@@ -42,7 +47,8 @@ class FloodWatch:
         self._chats: dict[int, deque[float]] = {}
 
     def add_rule(self, method: str | None, chat_id: int | None, times: int, retry_after: int) -> None:
-        self.rules.append(Rule(method.lower() if method else None, chat_id, times, retry_after))
+        if times > 0:
+            self.rules.append(Rule(method.lower() if method else None, chat_id, times, retry_after))
 
     def enforce(self, global_per_second: float, per_chat_per_second: float, per_group_per_minute: float,
                 reply_429: bool) -> None:
@@ -52,13 +58,21 @@ class FloodWatch:
         self.per_group_per_minute = per_group_per_minute
         self.reply_429 = reply_429
 
-    def check(self, method: str, chat_id: int | None, is_group: bool) -> None:
-        """Raise a 429 ApiError when a rule or a limit says so; record every limit violation."""
+    def check_rules(self, method: str, chat_id: Any) -> None:
+        """Raise the 429 of the first injected rule matching this call (any method, any chat when None)."""
+        if not self.rules:
+            return
         lowered = method.lower()
         for rule in self.rules:
-            if rule.times > 0 and rule.method in (None, lowered) and rule.chat_id in (None, chat_id):
+            if rule.method in (None, lowered) and rule.chat_id in (None, chat_id):
                 rule.times -= 1
+                if rule.times <= 0:
+                    self.rules.remove(rule)
                 raise _too_many(rule.retry_after)
+
+    def check(self, method: str, chat_id: int | None, is_group: bool) -> None:
+        """Raise a 429 ApiError when enforcing and a limit is exceeded; record every limit violation."""
+        lowered = method.lower()
         if not self.enforcing or lowered not in SENDING_METHODS:
             return
         stamp = time.monotonic()
@@ -67,8 +81,7 @@ class FloodWatch:
             self.violations.append({"method": method, "chat_id": chat_id, "limit": problem, "at": stamp})
             if self.reply_429:
                 raise _too_many(1)
-            return
-        self._global.append(stamp)
+        self._global.append(stamp)  # delivered (counting only, or within the limits): it uses the window
         if chat_id is not None:
             self._chats.setdefault(chat_id, deque()).append(stamp)
 

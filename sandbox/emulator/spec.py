@@ -49,6 +49,7 @@ class Method:
 class Spec:
     methods: dict[str, Method]  # keyed by lower-case name: Telegram's method names are case-insensitive
     types: dict[str, tuple[str, ...]]  # type name → its required field names
+    type_fields: dict[str, tuple[str, ...]]  # type name → all its field names
 
     def method(self, name: str) -> Method | None:
         return self.methods.get(name.lower())
@@ -68,7 +69,8 @@ def load_spec(path: Path | None = None) -> Spec:
         for name, method in data["methods"].items()
     }
     types = {name: tuple(f["name"] for f in t.get("fields", []) if f["required"]) for name, t in data["types"].items()}
-    return Spec(methods, types)
+    type_fields = {name: tuple(f["name"] for f in t.get("fields", [])) for name, t in data["types"].items()}
+    return Spec(methods, types, type_fields)
 
 
 def decode_params(method: Method, raw: dict[str, Any], uploads: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +90,7 @@ def decode_params(method: Method, raw: dict[str, Any], uploads: dict[str, Any]) 
             params[name] = upload
         # other parts are attach:// targets, kept in `uploads`
     for field in method.fields.values():
-        if field.required and params.get(field.name) in (None, ""):
+        if field.required and params.get(field.name) is None:  # "" is a value (text="" → "text is empty")
             raise bad_request(f"parameter {field.name} is required")
     return params
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import aiohttp
 import pytest
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -9,6 +11,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter
 
 from sandbox.emulator.spec import load_spec, missing_required
+
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # retry_after
 
 
 async def test_get_me_and_a_plain_message(emu, bot):
@@ -106,7 +110,7 @@ async def test_injected_429_carries_retry_after(emu, bot):
     emu.add_429(method="sendMessage", chat_id=user.id, times=1, retry_after=3)
     with pytest.raises(RetryAfter) as error:
         await bot.send_message(user.id, "một")
-    assert error.value.retry_after in (3, __import__("datetime").timedelta(seconds=3))
+    assert error.value.retry_after in (3, dt.timedelta(seconds=3))
     assert await bot.send_message(user.id, "hai")
 
 
