@@ -637,31 +637,28 @@ def _many(params: dict[str, Any]) -> list[int]:
     return ids
 
 
-@method("copyMessages")
-async def copy_messages(emu: BotApiEmulator, bot: BotState, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Messages that are missing or can't be copied are skipped, as Telegram does; a list of MessageId."""
+def _each(emu: BotApiEmulator, bot: BotState, params: dict[str, Any], act: Any, method_name: str,
+          verb: str) -> list[dict[str, Any]]:
+    """Copy or forward several messages; missing or service messages are skipped, as Telegram does."""
     result = []
     for message_id in _many(params):
         source = emu.get_message(_chat(emu, params["from_chat_id"]).id, message_id)
         if source is None or any(key in source for key in SERVICE):
             continue
-        result.append({"message_id": _copy(emu, bot, params, source, "copyMessages")["message_id"]})
+        result.append({"message_id": act(emu, bot, params, source, method_name)["message_id"]})
     if not result:
-        raise bad_request("there are no messages to copy")
+        raise bad_request(f"there are no messages to {verb}")
     return result
+
+
+@method("copyMessages")
+async def copy_messages(emu: BotApiEmulator, bot: BotState, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return _each(emu, bot, params, _copy, "copyMessages", "copy")
 
 
 @method("forwardMessages")
 async def forward_messages(emu: BotApiEmulator, bot: BotState, params: dict[str, Any]) -> list[dict[str, Any]]:
-    result = []
-    for message_id in _many(params):
-        source = emu.get_message(_chat(emu, params["from_chat_id"]).id, message_id)
-        if source is None or any(key in source for key in SERVICE):
-            continue
-        result.append({"message_id": _forward(emu, bot, params, source, "forwardMessages")["message_id"]})
-    if not result:
-        raise bad_request("there are no messages to forward")
-    return result
+    return _each(emu, bot, params, _forward, "forwardMessages", "forward")
 
 
 # ----- editing and deleting -----

@@ -346,24 +346,21 @@ class BotApiEmulator:
     async def add_member(self, group: EmulatorChat, user: EmulatorUser, bot_token: str | None = None) -> None:
         """The user joins: a service message with new_chat_members, and a chat_member update (delivered
         only to a bot that asked for "chat_member" in allowed_updates, as Telegram does)."""
-        old = group.members.get(user.id, "left")
-        group.members[user.id] = "member"
-        bot = self._bot(bot_token)
-        update = {"chat": group.to_dict(), "from": user.to_dict(), "date": now(),
-                  "old_chat_member": _member(user, old), "new_chat_member": _member(user, "member")}
-        await self._enqueue(bot, "chat_member", update)
-        message = self._new_message(group, user, {"new_chat_members": [user.to_dict()]})
-        await self._enqueue(bot, "message", snapshot(message))
+        await self._membership(group, user, "left", "member", {"new_chat_members": [user.to_dict()]}, bot_token)
 
     async def remove_member(self, group: EmulatorChat, user: EmulatorUser, bot_token: str | None = None) -> None:
         """The user leaves: a left_chat_member service message and a chat_member update."""
-        old = group.members.get(user.id, "member")
-        group.members[user.id] = "left"
+        await self._membership(group, user, "member", "left", {"left_chat_member": user.to_dict()}, bot_token)
+
+    async def _membership(self, group: EmulatorChat, user: EmulatorUser, default_old: str, new: str,
+                          service: dict[str, Any], bot_token: str | None) -> None:
+        old = group.members.get(user.id, default_old)
+        group.members[user.id] = new
         bot = self._bot(bot_token)
         update = {"chat": group.to_dict(), "from": user.to_dict(), "date": now(),
-                  "old_chat_member": _member(user, old), "new_chat_member": _member(user, "left")}
+                  "old_chat_member": _member(user, old), "new_chat_member": _member(user, new)}
         await self._enqueue(bot, "chat_member", update)
-        message = self._new_message(group, user, {"left_chat_member": user.to_dict()})
+        message = self._new_message(group, user, service)
         await self._enqueue(bot, "message", snapshot(message))
 
     async def inject_update(self, update: dict[str, Any], bot_token: str | None = None) -> int:
