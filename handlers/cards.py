@@ -81,32 +81,67 @@ async def _holder_name(session: AsyncSession, grievance: Grievance) -> str | Non
     return " ".join(p for p in (holder.first_name, holder.last_name) if p) or t(INBOX_LANGUAGE, "card.an_officer")
 
 
-async def show_card(bot: Bot, session: AsyncSession, grievance: Grievance, tz: tzinfo) -> None:
-    """Post the card in the holding unit's inbox, or edit it there if it is already posted."""
+async def show_card(bot: Bot, session: AsyncSession, grievance: Grievance, tz: tzinfo,
+                    admin_ids: list[int] | None = None) -> None:
+    """Post the card where the case is held, or edit it there if it is already posted. A case the admins
+    hold (no unit on the worker's path has an inbox) gets a card in each admin's private chat."""
     unit = await session.get(Unit, grievance.unit_id) if grievance.unit_id else None
-    if unit is None or unit.inbox_chat_id is None:
+    if unit is not None and unit.inbox_chat_id is None:
         return
-    view = await case_views.officer_view(session, grievance, unit.level)
+    view = await case_views.officer_view(session, grievance, unit.level if unit else None)
     text = card_text(view, await _holder_name(session, grievance), tz)
     markup = card_buttons(grievance)
-    card = await session.scalar(select(CaseCard).where(CaseCard.grievance_id == grievance.id,
-                                                       CaseCard.unit_id == unit.id))
-    if card is not None:
-        try:
-            await bot.edit_message_text(text, card.chat_id, card.message_id, parse_mode=ParseMode.HTML,
-                                        reply_markup=markup)
-        except BadRequest as error:
-            if "not modified" not in str(error).lower():
-                raise
-        return
+    posted = list(await session.scalars(select(CaseCard).where(
+        CaseCard.grievance_id == grievance.id,
+        CaseCard.unit_id == unit.id if unit else CaseCard.unit_id.is_(None))))
+    for card in posted:
+        await _edit_card(bot, card, text, markup)
+    if unit is not None:
+        targets = [] if posted else [(unit.inbox_chat_id, unit.inbox_is_forum)]
+    else:
+        already = {card.chat_id for card in posted}
+        targets = [(chat_id, False) for chat_id in admin_ids or [] if chat_id not in already]
+    for chat_id, is_forum in targets:
+        await _post_card(bot, session, grievance, unit, chat_id, is_forum, text, markup)
+
+
+async def _edit_card(bot: Bot, card: CaseCard, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    try:
+        await bot.edit_message_text(text, card.chat_id, card.message_id, parse_mode=ParseMode.HTML,
+                                    reply_markup=markup)
+    except BadRequest as error:
+        if "not modified" not in str(error).lower():
+            raise
+
+
+async def _post_card(bot: Bot, session: AsyncSession, grievance: Grievance, unit: Unit | None, chat_id: int,
+                     is_forum: bool, text: str, markup: InlineKeyboardMarkup | None) -> None:
     thread_id = None
-    if unit.inbox_is_forum:
-        thread_id = (await bot.create_forum_topic(unit.inbox_chat_id, grievance.code)).message_thread_id
-    message = await bot.send_message(unit.inbox_chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
+    if is_forum:
+        thread_id = (await bot.create_forum_topic(chat_id, grievance.code)).message_thread_id
+    message = await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
                                      message_thread_id=thread_id)
-    session.add(CaseCard(grievance_id=grievance.id, unit_id=unit.id, chat_id=unit.inbox_chat_id,
+    session.add(CaseCard(grievance_id=grievance.id, unit_id=unit.id if unit else None, chat_id=chat_id,
                          message_id=message.message_id, thread_id=thread_id))
     await session.commit()
+
+
+async def mark_moved(bot: Bot, session: AsyncSession, grievance: Grievance, from_unit_id: int | None,
+                     tz: tzinfo) -> None:
+    """The cards left behind in the unit a case moved away from: marked, buttons gone."""
+    source = await session.get(Unit, from_unit_id) if from_unit_id else None
+    target = await session.get(Unit, grievance.unit_id) if grievance.unit_id else None
+    view = await case_views.officer_view(session, grievance, source.level if source else None)
+    text = card_text(view, None, tz) + "\n" + t(INBOX_LANGUAGE, "card.moved_to", unit=escape(
+        target.name if target else t(INBOX_LANGUAGE, "case.union_admins")))
+    cards = await session.scalars(select(CaseCard).where(
+        CaseCard.grievance_id == grievance.id,
+        CaseCard.unit_id == from_unit_id if from_unit_id else CaseCard.unit_id.is_(None)))
+    for card in cards:
+        try:
+            await _edit_card(bot, card, text, None)
+        except TelegramError:
+            pass  # deleted or too old: the new card is what matters
 
 
 async def on_claim(update: Update, context: BotContext) -> None:
@@ -136,10 +171,11 @@ async def on_claim(update: Update, context: BotContext) -> None:
 async def _card_is_current(context: BotContext, grievance: Grievance, update: Update) -> bool:
     """A press on a card left behind in a unit the case has moved away from changes nothing."""
     message = update.callback_query.message
-    card = await context.db.scalar(select(CaseCard).where(CaseCard.grievance_id == grievance.id,
-                                                          CaseCard.unit_id == grievance.unit_id))
-    return card is not None and message is not None and card.chat_id == message.chat.id \
-        and card.message_id == message.message_id
+    if message is None:
+        return False
+    card = await context.db.scalar(select(CaseCard).where(CaseCard.chat_id == message.chat.id,
+                                                          CaseCard.message_id == message.message_id))
+    return card is not None and card.grievance_id == grievance.id and card.unit_id == grievance.unit_id
 
 
 REPLY_LIMIT = 3000

@@ -8,7 +8,7 @@ import string
 import yaml
 
 from bot import CONTENT_DIR
-from bot.i18n import LANGUAGES, all_keys, catalog_path, load_catalog
+from bot.i18n import LANGUAGES, all_keys, catalog_path, duplicate_keys, load_catalog
 
 
 def check_all() -> list[str]:
@@ -86,7 +86,9 @@ def check_catalogs() -> list[str]:
     keys = {language: all_keys(language) for language in LANGUAGES}
     reference = keys["vi"]
     for language in LANGUAGES:
-        path = catalog_path(language)
+        for key, duplicate_in in duplicate_keys(language):
+            problems.append(f"{duplicate_in}: {key}: already defined in another catalog file")
+        path = catalog_path(language).parent
         for missing in sorted(reference - keys[language]):
             problems.append(f"{path}: {missing}: missing translation")
         for extra in sorted(keys[language] - reference):

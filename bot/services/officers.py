@@ -154,3 +154,9 @@ class InboxRejected(Exception):
         super().__init__(problem.value)
         self.problem = problem
         self.unit = unit
+
+
+async def admin_telegram_ids(session: AsyncSession, configured_ids: list[int]) -> list[int]:
+    """Everyone who is an admin: from ADMIN_IDS and from the admins table, in a stable order."""
+    stored = await session.scalars(select(Admin.telegram_id))
+    return sorted(set(configured_ids) | set(stored))

@@ -1,0 +1,105 @@
+"""Telling people that a case changed: the worker in their language and in the union unit's name, the
+officers by their card in the unit's inbox, the admins when a case reaches nobody else.
+
+Every function here runs after the change is committed: a message that cannot be delivered never
+undoes the change, it is logged by case id and the card or the worker catches up on the next change.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, tzinfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Bot, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import Forbidden, TelegramError
+
+from bot.i18n import t
+from bot.services import members, officers
+from bot.services.categories import get_category
+from bot.text import escape, split_message
+from db.models import Grievance, Member, Unit
+from handlers import cards
+
+log = logging.getLogger(__name__)
+
+
+def when(moment: datetime | None, tz: tzinfo) -> str:
+    """A date and time as workers and officers read them: dd/mm/yyyy HH:MM, local time."""
+    return moment.astimezone(tz).strftime("%d/%m/%Y %H:%M") if moment else "—"
+
+
+async def unit_name(session: AsyncSession, grievance: Grievance, language: str) -> str:
+    """The name the worker sees for whoever holds the case (escaped for HTML)."""
+    unit = await session.get(Unit, grievance.unit_id) if grievance.unit_id else None
+    return escape(unit.name if unit else t(language, "case.union_admins"))
+
+
+def category_name(grievance: Grievance, language: str) -> str:
+    category = get_category(grievance.category)
+    return escape(category.name(language) if category else grievance.category)
+
+
+async def tell_worker(bot: Bot, session: AsyncSession, grievance: Grievance, key: str,
+                      reply_markup: InlineKeyboardMarkup | None = None, **values: object) -> bool:
+    """Send the worker a catalog text about their case. The text gets {code}, {unit} and {category} filled
+    in besides `values`. Returns whether it was delivered; a worker who blocked the bot is marked so."""
+    worker = await session.get(Member, grievance.member_id) if grievance.member_id else None
+    if worker is None or worker.telegram_id is None:
+        return False
+    language = worker.language
+    body = t(language, key, code=grievance.code, unit=await unit_name(session, grievance, language),
+             category=category_name(grievance, language), **values)
+    return await send_private(bot, session, worker.telegram_id, body, reply_markup, grievance_id=grievance.id)
+
+
+async def send_private(bot: Bot, session: AsyncSession, chat_id: int, body: str,
+                       reply_markup: InlineKeyboardMarkup | None = None, grievance_id: int | None = None) -> bool:
+    parts = split_message(body)
+    try:
+        for index, part in enumerate(parts):
+            markup = reply_markup if index == len(parts) - 1 else None
+            await bot.send_message(chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup)
+    except Forbidden:
+        await members.mark_blocked(session, chat_id)
+        log.info("case %s: recipient blocked the bot", grievance_id)
+        return False
+    except TelegramError as error:
+        log.warning("case %s: message not delivered (%s)", grievance_id, type(error).__name__)
+        return False
+    return True
+
+
+async def refresh_card(bot: Bot, session: AsyncSession, grievance: Grievance, tz: tzinfo,
+                       admin_ids: list[int]) -> None:
+    """Post or edit the case's card where it is held now; a failure is logged, never raised."""
+    try:
+        await cards.show_card(bot, session, grievance, tz, await officers.admin_telegram_ids(session, admin_ids))
+    except TelegramError as error:
+        log.warning("case %s: card not updated (%s)", grievance.id, type(error).__name__)
+
+
+async def new_case(bot: Bot, session: AsyncSession, grievance: Grievance, tz: tzinfo, admin_ids: list[int]) -> None:
+    """A case was just committed: its card goes to the holding unit's inbox (or to every admin)."""
+    await refresh_card(bot, session, grievance, tz, admin_ids)
+    if grievance.unit_id is None:
+        await alert_admins(bot, session, admin_ids, "admin.case_without_inbox", code=grievance.code)
+
+
+async def case_moved(bot: Bot, session: AsyncSession, grievance: Grievance, from_unit_id: int | None,
+                     tz: tzinfo, admin_ids: list[int], worker_key: str = "case.worker_escalated") -> None:
+    """After an escalation, transfer or reopening: the old cards are marked, a new card goes to the new
+    holder, the worker is told (in the new unit's name, with the new deadline)."""
+    try:
+        await cards.mark_moved(bot, session, grievance, from_unit_id, tz)
+    except TelegramError as error:
+        log.warning("case %s: old card not marked (%s)", grievance.id, type(error).__name__)
+    await new_case(bot, session, grievance, tz, admin_ids)
+    await tell_worker(bot, session, grievance, worker_key, due=when(grievance.resolve_due_at, tz))
+
+
+async def alert_admins(bot: Bot, session: AsyncSession, admin_ids: list[int], key: str, **values: object) -> None:
+    """A short alert in each admin's private chat, in Vietnamese (the admins' working language)."""
+    for chat_id in await officers.admin_telegram_ids(session, admin_ids):
+        await send_private(bot, session, chat_id, t("vi", key, **values))
