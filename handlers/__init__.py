@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING
 
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers import cards, errors, fallbacks, inbox, menu, profile, ui
+from handlers import errors, fallbacks, inbox, menu, officer_actions, profile, ui
 
 if TYPE_CHECKING:
     from telegram.ext import Application
 
 # Commands offered in the private chat, in the order Telegram's menu shows them.
-PRIVATE_COMMANDS = ("start", "menu", "settings", "help", "cancel")
+PRIVATE_COMMANDS = ("start", "menu", "report", "mycases", "settings", "help", "cancel")
 
 
 def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
@@ -29,9 +29,9 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
         application.add_handler(handler)
     application.add_handler(CommandHandler("inbox", inbox.register, filters=groups))
     application.add_handler(CallbackQueryHandler(inbox.picked, pattern=r"^inbox:"))
-    application.add_handler(CallbackQueryHandler(cards.on_claim, pattern=r"^case:claim:"))
+    application.add_handler(CallbackQueryHandler(officer_actions.on_claim, pattern=r"^case:claim:"))
     application.add_handler(MessageHandler(groups & filters.REPLY & filters.TEXT & ~filters.COMMAND,
-                                           cards.on_reply_to_card))
+                                           officer_actions.on_reply_to_card))
     application.add_handler(MessageHandler(filters.COMMAND & groups, fallbacks.command_in_group))
     application.add_handler(MessageHandler(filters.COMMAND & private, fallbacks.unknown_command))
     application.add_handler(MessageHandler(filters.TEXT & private, fallbacks.unknown_text))

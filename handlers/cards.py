@@ -7,18 +7,16 @@ from datetime import datetime, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Bot, InlineKeyboardMarkup, Update
+from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from bot.i18n import t
-from bot.services import case_views, cases, officers
+from bot.services import case_views
 from bot.services.categories import get_category
-from bot.text import escape, nfc, split_message
+from bot.text import escape
 from db.models import CaseCard, CaseStatus, Grievance, Member, Unit
-from db.types import utcnow
 from handlers import ui
-from handlers.context import BotContext, current_member
 
 PREVIEW_CHARACTERS = 600
 INBOX_LANGUAGE = "vi"  # inbox groups are shared by a unit's officers: cards are in Vietnamese
@@ -126,6 +124,14 @@ async def _post_card(bot: Bot, session: AsyncSession, grievance: Grievance, unit
     await session.commit()
 
 
+async def current_card(session: AsyncSession, grievance: Grievance) -> CaseCard | None:
+    """The card where the case is held now (the first one, for a case the admins hold)."""
+    return await session.scalar(select(CaseCard).where(
+        CaseCard.grievance_id == grievance.id,
+        CaseCard.unit_id == grievance.unit_id if grievance.unit_id else CaseCard.unit_id.is_(None))
+        .order_by(CaseCard.id).limit(1))
+
+
 async def mark_moved(bot: Bot, session: AsyncSession, grievance: Grievance, from_unit_id: int | None,
                      tz: tzinfo) -> None:
     """The cards left behind in the unit a case moved away from: marked, buttons gone."""
@@ -142,85 +148,3 @@ async def mark_moved(bot: Bot, session: AsyncSession, grievance: Grievance, from
             await _edit_card(bot, card, text, None)
         except TelegramError:
             pass  # deleted or too old: the new card is what matters
-
-
-async def on_claim(update: Update, context: BotContext) -> None:
-    member = await current_member(update, context)
-    raw = update.callback_query.data.removeprefix("case:claim:")
-    grievance = await context.db.get(Grievance, int(raw)) if raw.isdigit() else None
-    if member is None or grievance is None:
-        await ui.alert(update, context, t(INBOX_LANGUAGE, "input.stale_button"))
-        return
-    is_admin = await officers.is_admin(context.db, member.telegram_id, context.settings.admin_ids)
-    if not await cases.can_act(context.db, member, grievance, is_admin) or not await _card_is_current(
-            context, grievance, update):
-        await ui.alert(update, context, t(member.language, "card.not_allowed"))
-        return
-    try:
-        await cases.claim(context.db, grievance, member, utcnow())
-    except cases.CaseRefused as refused:
-        await ui.alert(update, context, t(member.language, f"card.refused_{refused.reason}"))
-        return
-    await ui.acknowledge(update, context)
-    try:
-        await show_card(context.bot, context.db, grievance, context.settings.tz)
-    except TelegramError:
-        pass  # the claim is stored; the card catches up on the next change
-
-
-async def _card_is_current(context: BotContext, grievance: Grievance, update: Update) -> bool:
-    """A press on a card left behind in a unit the case has moved away from changes nothing."""
-    message = update.callback_query.message
-    if message is None:
-        return False
-    card = await context.db.scalar(select(CaseCard).where(CaseCard.chat_id == message.chat.id,
-                                                          CaseCard.message_id == message.message_id))
-    return card is not None and card.grievance_id == grievance.id and card.unit_id == grievance.unit_id
-
-
-REPLY_LIMIT = 3000
-
-
-async def on_reply_to_card(update: Update, context: BotContext) -> None:
-    """An officer answers a case by replying to its card; the worker gets it in the unit's name."""
-    message = update.effective_message
-    card = await context.db.scalar(select(CaseCard).where(CaseCard.chat_id == message.chat_id,
-                                                          CaseCard.message_id == message.reply_to_message.message_id))
-    if card is None:
-        return  # an ordinary conversation in the group
-    member = await current_member(update, context)
-    grievance = await context.db.get(Grievance, card.grievance_id)
-    is_admin = await officers.is_admin(context.db, member.telegram_id, context.settings.admin_ids)
-    if card.unit_id != grievance.unit_id or not await cases.can_act(context.db, member, grievance, is_admin):
-        await message.reply_text(t(INBOX_LANGUAGE, "card.not_allowed"))
-        return
-    text = nfc(message.text)
-    if len(text) > REPLY_LIMIT:
-        await message.reply_text(t(INBOX_LANGUAGE, "input.too_long", limit=REPLY_LIMIT))
-        return
-    try:
-        await cases.reply(context.db, grievance, member, text, utcnow())
-    except cases.CaseRefused as refused:
-        await message.reply_text(t(INBOX_LANGUAGE, f"card.refused_{refused.reason}"))
-        return
-    delivered = await _relay_to_worker(context, grievance, text)
-    await message.reply_text(t(INBOX_LANGUAGE, "card.reply_sent" if delivered else "card.reply_not_delivered"))
-    try:
-        await show_card(context.bot, context.db, grievance, context.settings.tz)
-    except TelegramError:
-        pass  # stored already; the card catches up on the next change
-
-
-async def _relay_to_worker(context: BotContext, grievance: Grievance, text: str) -> bool:
-    worker = await context.db.get(Member, grievance.member_id) if grievance.member_id else None
-    unit = await context.db.get(Unit, grievance.unit_id) if grievance.unit_id else None
-    if worker is None or worker.telegram_id is None:
-        return False
-    sender = unit.name if unit else t(worker.language, "case.union_admins")
-    body = t(worker.language, "case.union_reply", code=grievance.code, unit=escape(sender), text=escape(text))
-    try:
-        for part in split_message(body):
-            await context.bot.send_message(worker.telegram_id, part, parse_mode=ParseMode.HTML)
-    except TelegramError:
-        return False
-    return True

@@ -11,7 +11,7 @@ import logging
 from datetime import datetime, tzinfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 
@@ -103,3 +103,54 @@ async def alert_admins(bot: Bot, session: AsyncSession, admin_ids: list[int], ke
     """A short alert in each admin's private chat, in Vietnamese (the admins' working language)."""
     for chat_id in await officers.admin_telegram_ids(session, admin_ids):
         await send_private(bot, session, chat_id, t("vi", key, **values))
+
+
+def worker_answer_button(grievance: Grievance, language: str) -> InlineKeyboardMarkup:
+    """Under every union message to the worker: answer it (handled in handlers/worker_cases.py)."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(t(language, "case.answer_button"),
+                                                       callback_data=f"wans:{grievance.id}")]])
+
+
+async def relay_to_worker(bot: Bot, session: AsyncSession, grievance: Grievance, text: str,
+                          asks_for_information: bool = False) -> bool:
+    """An officer's words reach the worker in the unit's name, never the officer's, with an Answer button.
+    The worker can also answer by replying to the message."""
+    worker = await session.get(Member, grievance.member_id) if grievance.member_id else None
+    if worker is None:
+        return False
+    key = "case.union_asks" if asks_for_information else "case.union_reply"
+    return await tell_worker(bot, session, grievance, key, worker_answer_button(grievance, worker.language),
+                             text=escape(text))
+
+
+def outcome_buttons(grievance: Grievance, language: str) -> InlineKeyboardMarkup:
+    """Was it resolved? Yes / Partly / No (handled in handlers/worker_cases.py)."""
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(t(language, f"case.outcome_{choice}"), callback_data=f"wout:{grievance.id}:{choice}")
+        for choice in ("yes", "partly", "no")]])
+
+
+async def resolved(bot: Bot, session: AsyncSession, grievance: Grievance, resolution: str) -> bool:
+    """The union says it is resolved; the worker is asked whether it really was."""
+    worker = await session.get(Member, grievance.member_id) if grievance.member_id else None
+    if worker is None:
+        return False
+    return await tell_worker(bot, session, grievance, "case.worker_resolved",
+                             outcome_buttons(grievance, worker.language), text=escape(resolution))
+
+
+async def post_to_case_thread(bot: Bot, session: AsyncSession, grievance: Grievance, body: str) -> bool:
+    """A message about the case (e.g. the worker's answer, already rendered for officers and escaped) in the
+    holding unit's inbox, as a reply to the card (in the case's topic where the inbox is a forum)."""
+    card = await cards.current_card(session, grievance)
+    if card is None:
+        return False
+    try:
+        for part in split_message(body):
+            await bot.send_message(card.chat_id, part, parse_mode=ParseMode.HTML,
+                                   message_thread_id=card.thread_id,
+                                   reply_parameters=ReplyParameters(card.message_id, allow_sending_without_reply=True))
+    except TelegramError as error:
+        log.warning("case %s: thread message not delivered (%s)", grievance.id, type(error).__name__)
+        return False
+    return True
