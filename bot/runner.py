@@ -15,16 +15,18 @@ from bot.config import Settings
 from bot.i18n import t
 from bot.webhook import make_webhook_app, webhook_path
 from db.migrate import upgrade_database
-from handlers import PRIVATE_COMMANDS
+from handlers import PRIVATE_COMMANDS, sla_jobs
 
 log = logging.getLogger(__name__)
 
 
 async def on_startup(application: Application) -> None:  # type: ignore[type-arg]
-    """Publish the command menu in Vietnamese (default) and English."""
+    """Publish the command menu in Vietnamese (default) and English; schedule the deadline check (the
+    database holds what it acts on, so scheduling it again is all a restart needs)."""
     for language in ("vi", "en"):
         commands = [BotCommand(name, t(language, f"commands.{name}")) for name in PRIVATE_COMMANDS]
         await application.bot.set_my_commands(commands, language_code=None if language == "vi" else language)
+    sla_jobs.start(application)
 
 
 def run(settings: Settings) -> None:

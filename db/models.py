@@ -268,6 +268,10 @@ class Grievance(Base):
     outcome: Mapped[str | None] = mapped_column(String(8))  # yes | partly | no, the worker's answer
     rating: Mapped[int | None] = mapped_column(Integer)
     escalations: Mapped[int] = mapped_column(Integer, default=0)
+    # The deadline a reminder was sent for (see bot/services/sla_watch.py): a case that moves gets new
+    # deadlines, so it is reminded again without anyone resetting these.
+    acknowledge_reminded_for: Mapped[datetime | None]
+    resolve_reminded_for: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
