@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot import CONTENT_DIR
-from bot.services import cases
+from bot.services import cases, sla_watch
 from bot.services.grievances import CaseDraft, submit_case
 from bot.services.units import import_units
 from db.models import CaseStatus, GrievanceEvent, GrievanceMessage, Member, Officer, Unit, Workplace
@@ -125,9 +125,21 @@ async def test_overdue_and_closing_unanswered(session):
     assert await cases.overdue_cases(session, NOW + timedelta(days=3)) == []  # acknowledged in time
     assert [g.id for g in await cases.overdue_cases(session, NOW + timedelta(days=20))] == [grievance.id]
     await cases.resolve(session, grievance, grassroots, "Đã xử lý", NOW)
-    assert await cases.close_unanswered(session, NOW + timedelta(days=6)) == 0
-    assert await cases.close_unanswered(session, NOW + timedelta(days=8)) == 1
-    assert grievance.status == CaseStatus.CLOSED
+    assert await sla_watch.unanswered_ids(session, NOW + timedelta(days=6)) == []
+    assert await sla_watch.unanswered_ids(session, NOW + timedelta(days=8)) == [grievance.id]
+    closed = await sla_watch.close_unanswered(session, grievance.id, NOW + timedelta(days=8))
+    assert closed.status == CaseStatus.CLOSED
+
+
+async def test_no_on_a_case_the_admins_hold_reopens_it_with_them(session):
+    grievance, worker, grassroots, _, _ = await world(session)
+    await session.execute(update(Unit).values(inbox_chat_id=None))
+    await session.commit()
+    await cases.escalate(session, grievance, "system", NOW, VN, "overdue")
+    await cases.resolve(session, grievance, grassroots, "Đã xử lý", NOW)
+    moved = await cases.record_outcome(session, grievance, worker, cases.Outcome.NO, None, NOW, VN)
+    assert moved.to_unit is None and grievance.unit_id is None and grievance.status == CaseStatus.OPEN
+    assert (await actions(session, grievance))[-2:] == ["reopened", "reopened_at_admins"]
 
 
 async def test_only_the_author_answers_for_the_worker(session):

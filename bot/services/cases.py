@@ -211,6 +211,9 @@ async def record_outcome(session: AsyncSession, grievance: Grievance, member: Me
     if outcome == Outcome.NO:
         grievance.status = CaseStatus.OPEN
         _event(session, grievance, actor, "reopened", now)
+        if grievance.unit_id is None:  # the admins hold it: nobody is higher, it reopens with them
+            return await _move(session, grievance, None, actor, "reopened_at_admins", now, tz,
+                               "worker_not_satisfied", sla_config)
         return await escalate(session, grievance, actor, now, tz, "worker_not_satisfied", sla_config)
     grievance.status, grievance.closed_at = CaseStatus.CLOSED, now
     _event(session, grievance, actor, "closed", now, note=outcome.value)
@@ -226,14 +229,3 @@ async def overdue_cases(session: AsyncSession, now: datetime) -> list[Grievance]
             (Grievance.status == CaseStatus.OPEN) & (Grievance.acknowledge_due_at < now)),
     ).order_by(Grievance.id))
     return list(rows)
-
-
-async def close_unanswered(session: AsyncSession, now: datetime) -> int:
-    """Resolved cases whose worker said nothing for 7 days are closed."""
-    rows = (await session.scalars(select(Grievance).where(
-        Grievance.status == CaseStatus.RESOLVED, Grievance.resolved_at < now - AUTO_CLOSE_AFTER))).all()
-    for grievance in rows:
-        grievance.status, grievance.closed_at = CaseStatus.CLOSED, now
-        _event(session, grievance, "system", "closed_without_answer", now)
-    await session.commit()
-    return len(rows)

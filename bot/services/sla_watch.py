@@ -135,8 +135,7 @@ async def unanswered_ids(session: AsyncSession, now: datetime) -> list[int]:
 
 
 async def close_unanswered(session: AsyncSession, grievance_id: int, now: datetime) -> Grievance | None:
-    """Close one resolved case the worker left unanswered for 7 days (as cases.close_unanswered does for
-    all at once), committed; None if the worker answered meanwhile or another run closed it."""
+    """Close one resolved case the worker left unanswered for 7 days, committed; None if the worker answered meanwhile or another run closed it."""
     closed = await session.execute(
         update(Grievance)
         .where(Grievance.id == grievance_id, Grievance.status == CaseStatus.RESOLVED,
