@@ -6,7 +6,18 @@ from typing import TYPE_CHECKING
 
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers import errors, fallbacks, inbox, menu, officer_actions, profile, ui
+from handlers import (
+    errors,
+    fallbacks,
+    inbox,
+    intake,
+    menu,
+    officer_actions,
+    officer_cases,
+    profile,
+    ui,
+    worker_cases,
+)
 
 if TYPE_CHECKING:
     from telegram.ext import Application
@@ -24,14 +35,22 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
         CommandHandler("help", menu.show_help, filters=private),
         CommandHandler("cancel", menu.cancel, filters=private),
     ]
+    # An officer's pending text (after pressing Reply, Note… in the private chat) comes before everything.
+    application.add_handler(MessageHandler(private & ~filters.COMMAND, officer_actions.on_private_message), group=-2)
+    application.add_handler(MessageHandler(private & filters.COMMAND, officer_actions.on_private_command), group=-2)
+    for handler in worker_cases.handlers():  # ahead of conversations; they stop the update when they act
+        application.add_handler(handler, group=-1)
+    application.add_handler(intake.conversation(fallbacks=common))  # before profile: first match wins
     application.add_handler(profile.conversation(fallbacks=common))
     for handler in common:
         application.add_handler(handler)
     application.add_handler(CommandHandler("inbox", inbox.register, filters=groups))
     application.add_handler(CallbackQueryHandler(inbox.picked, pattern=r"^inbox:"))
-    application.add_handler(CallbackQueryHandler(officer_actions.on_claim, pattern=r"^case:claim:"))
-    application.add_handler(MessageHandler(groups & filters.REPLY & filters.TEXT & ~filters.COMMAND,
-                                           officer_actions.on_reply_to_card))
+    application.add_handler(CallbackQueryHandler(officer_actions.on_card_button, pattern=r"^case:"))
+    application.add_handler(MessageHandler(groups & filters.REPLY & ~filters.COMMAND, officer_actions.on_reply_in_group))
+    application.add_handler(CommandHandler("cases", officer_cases.show_queues, filters=private))
+    application.add_handler(CommandHandler("case", officer_cases.show_case, filters=private))
+    application.add_handler(CallbackQueryHandler(officer_cases.on_button, pattern=r"^cases:"))
     application.add_handler(MessageHandler(filters.COMMAND & groups, fallbacks.command_in_group))
     application.add_handler(MessageHandler(filters.COMMAND & private, fallbacks.unknown_command))
     application.add_handler(MessageHandler(filters.TEXT & private, fallbacks.unknown_text))

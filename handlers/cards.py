@@ -13,9 +13,10 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.i18n import t
 from bot.services import case_views
+from bot.services.cases import OPEN_STATUSES
 from bot.services.categories import get_category
 from bot.text import escape
-from db.models import CaseCard, CaseStatus, Grievance, Member, Unit
+from db.models import CaseCard, Grievance, Member, Unit
 from handlers import ui
 
 PREVIEW_CHARACTERS = 600
@@ -26,8 +27,8 @@ def _when(moment: datetime | None, tz: tzinfo) -> str:
     return moment.astimezone(tz).strftime("%d/%m/%Y %H:%M") if moment else "—"
 
 
-def card_text(view: case_views.OfficerView, holder: str | None, tz: tzinfo) -> str:
-    lang = INBOX_LANGUAGE
+def card_text(view: case_views.OfficerView, holder: str | None, tz: tzinfo, language: str = INBOX_LANGUAGE) -> str:
+    lang = language
     category = get_category(view.category)
     lines = [t(lang, "card.title", code=view.code, category=escape(category.name(lang) if category else view.category))]
     if view.urgent:
@@ -37,7 +38,7 @@ def card_text(view: case_views.OfficerView, holder: str | None, tz: tzinfo) -> s
     if view.workplace or view.province:
         lines.append(t(lang, "card.workplace", workplace=escape(view.workplace or "—"),
                        province=escape(view.province or "—")))
-    lines.append(_reporter_line(view))
+    lines.append(_reporter_line(view, lang))
     text = view.text or ""
     preview = text if len(text) <= PREVIEW_CHARACTERS else text[:PREVIEW_CHARACTERS] + "…"
     lines.append(t(lang, "card.text", text=escape(preview)))
@@ -51,8 +52,7 @@ def card_text(view: case_views.OfficerView, holder: str | None, tz: tzinfo) -> s
     return "\n".join(lines)
 
 
-def _reporter_line(view: case_views.OfficerView) -> str:
-    lang = INBOX_LANGUAGE
+def _reporter_line(view: case_views.OfficerView, lang: str) -> str:
     if view.reporter is None:
         return t(lang, f"card.identity_{view.identity}")
     parts = [escape(view.reporter.name or "—")]
@@ -63,20 +63,59 @@ def _reporter_line(view: case_views.OfficerView) -> str:
     return t(lang, "card.reporter", who=" · ".join(parts))
 
 
-def card_buttons(grievance: Grievance) -> InlineKeyboardMarkup | None:
-    if grievance.status not in (CaseStatus.OPEN, CaseStatus.ACKNOWLEDGED, CaseStatus.WAITING_WORKER):
-        return None
-    rows = []
-    if grievance.holder_member_id is None:
-        rows.append([(t(INBOX_LANGUAGE, "card.claim"), f"case:claim:{grievance.id}")])
+def card_buttons(grievance: Grievance, view: case_views.OfficerView | None = None,
+                 language: str = INBOX_LANGUAGE) -> InlineKeyboardMarkup | None:
+    """Every action on an open case; reading the full text and the attachments stays possible afterwards.
+    Callback data: case:<action>:<case id> (at most 30 bytes); every press is checked again."""
+    gid = grievance.id
+    rows: list[list[tuple[str, str]]] = []
+    if grievance.status in OPEN_STATUSES:
+        if grievance.holder_member_id is None:
+            rows.append([(t(language, "card.claim"), f"case:claim:{gid}")])
+        rows += [[(t(language, "card.reply"), f"case:reply:{gid}"), (t(language, "card.ask"), f"case:ask:{gid}")],
+                 [(t(language, "card.note"), f"case:note:{gid}"), (t(language, "card.resolve"), f"case:resolve:{gid}")],
+                 [(t(language, "card.escalate"), f"case:esc:{gid}"), (t(language, "card.transfer"), f"case:xfer:{gid}")]]
+    reading = []
+    if view is not None and len(view.text or "") > PREVIEW_CHARACTERS:
+        reading.append((t(language, "card.full_text"), f"case:full:{gid}"))
+    if view is not None and view.attachments:
+        reading.append((t(language, "card.show_attachments", count=view.attachments), f"case:files:{gid}"))
+    if reading:
+        rows.append(reading)
     return ui.buttons(rows) if rows else None
 
 
-async def _holder_name(session: AsyncSession, grievance: Grievance) -> str | None:
+def escalation_buttons(grievance: Grievance, language: str) -> InlineKeyboardMarkup:
+    return ui.buttons([[(t(language, "card.escalate_confirm"), f"case:escok:{grievance.id}")],
+                       [(t(language, "card.back"), f"case:back:{grievance.id}")]])
+
+
+TRANSFER_PAGE = 6
+
+
+def transfer_buttons(grievance: Grievance, targets: list[Unit], page: int, language: str) -> InlineKeyboardMarkup:
+    """One unit per row (names are long), paged; callback data case:xt:<case>:<unit> / case:xp:<case>:<page>."""
+    pages = max(1, -(-len(targets) // TRANSFER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    chunk = targets[page * TRANSFER_PAGE:(page + 1) * TRANSFER_PAGE]
+    rows = [[(unit.name, f"case:xt:{grievance.id}:{unit.id}")] for unit in chunk]
+    if pages > 1:
+        nav = []
+        if page > 0:
+            nav.append((t(language, "nav.previous"), f"case:xp:{grievance.id}:{page - 1}"))
+        nav.append((f"{page + 1}/{pages}", f"case:xp:{grievance.id}:{page}"))
+        if page < pages - 1:
+            nav.append((t(language, "nav.next"), f"case:xp:{grievance.id}:{page + 1}"))
+        rows.append(nav)
+    rows.append([(t(language, "card.back"), f"case:back:{grievance.id}")])
+    return ui.buttons(rows)
+
+
+async def holder_name(session: AsyncSession, grievance: Grievance, language: str = INBOX_LANGUAGE) -> str | None:
     if grievance.holder_member_id is None:
         return None
     holder = await session.get(Member, grievance.holder_member_id)
-    return " ".join(p for p in (holder.first_name, holder.last_name) if p) or t(INBOX_LANGUAGE, "card.an_officer")
+    return " ".join(p for p in (holder.first_name, holder.last_name) if p) or t(language, "card.an_officer")
 
 
 async def show_card(bot: Bot, session: AsyncSession, grievance: Grievance, tz: tzinfo,
@@ -87,8 +126,8 @@ async def show_card(bot: Bot, session: AsyncSession, grievance: Grievance, tz: t
     if unit is not None and unit.inbox_chat_id is None:
         return
     view = await case_views.officer_view(session, grievance, unit.level if unit else None)
-    text = card_text(view, await _holder_name(session, grievance), tz)
-    markup = card_buttons(grievance)
+    text = card_text(view, await holder_name(session, grievance), tz)
+    markup = card_buttons(grievance, view)
     posted = list(await session.scalars(select(CaseCard).where(
         CaseCard.grievance_id == grievance.id,
         CaseCard.unit_id == unit.id if unit else CaseCard.unit_id.is_(None))))
@@ -148,3 +187,8 @@ async def mark_moved(bot: Bot, session: AsyncSession, grievance: Grievance, from
             await _edit_card(bot, card, text, None)
         except TelegramError:
             pass  # deleted or too old: the new card is what matters
+
+
+async def card_at(session: AsyncSession, chat_id: int, message_id: int) -> CaseCard | None:
+    """The card that message is, if it is one."""
+    return await session.scalar(select(CaseCard).where(CaseCard.chat_id == chat_id, CaseCard.message_id == message_id))

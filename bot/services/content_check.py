@@ -13,7 +13,14 @@ from bot.i18n import LANGUAGES, all_keys, catalog_path, duplicate_keys, load_cat
 
 def check_all() -> list[str]:
     return [*check_catalogs(), *check_sectors(), *check_demo_units(), *check_categories(), *check_routing(),
-            *check_sla()]
+            *check_sla(), *check_canned_replies()]
+
+
+def check_canned_replies() -> list[str]:
+    from bot.services import canned
+
+    _, problems = canned.load()
+    return [f"{canned.PATH}: {problem}" for problem in problems]
 
 
 LAW_TOPICS = {"labour_code", "social_insurance", "health_insurance", "employment", "osh", "union_institutions",
