@@ -340,3 +340,17 @@ class CaseCounter(Base):
 
     month: Mapped[str] = mapped_column(String(4), primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ContentFeedback(Base):
+    """Whether an article or a FAQ answer helped, e.g. the answers offered before a grievance is sent."""
+
+    __tablename__ = "content_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    item_kind: Mapped[str] = mapped_column(String(16))  # faq | article
+    item_slug: Mapped[str] = mapped_column(String(64), index=True)
+    context: Mapped[str] = mapped_column(String(16))  # intake | search | library
+    helped: Mapped[bool | None] = mapped_column(Boolean)  # None: shown, no answer yet
+    at: Mapped[datetime] = mapped_column(default=utcnow)
