@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from telegram.ext import Application
 
 # Commands offered in the private chat, in the order Telegram's menu shows them.
-PRIVATE_COMMANDS = ("start", "menu", "report", "mycases", "settings", "help", "cancel")
+PRIVATE_COMMANDS = ("start", "menu", "learn", "quiz", "report", "mycases", "settings", "help", "cancel")
 
 
 def register_handlers(application: Application) -> None:  # type: ignore[type-arg]

@@ -22,8 +22,8 @@ from handlers.context import BotContext
 MESSAGE_LIMIT = 4096
 
 # Menu entries that exist today, as (catalog key, command). Later features add theirs here.
-MAIN_MENU = (("menu.report", "report"), ("menu.mycases", "mycases"), ("menu.settings", "settings"),
-             ("menu.help", "help"))
+MAIN_MENU = (("menu.report", "report"), ("menu.mycases", "mycases"), ("menu.learn", "learn"), ("menu.quiz", "quiz"),
+             ("menu.settings", "settings"), ("menu.help", "help"))
 
 
 def main_menu(language: str) -> ReplyKeyboardMarkup:
