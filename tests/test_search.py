@@ -149,3 +149,10 @@ def test_the_real_content_answers_the_examples():
                           ("bao hiem xa hoi", {"social_insurance"}), ("bảo hiểm xã hôi", {"social_insurance"})]:
         hits = index.search(query, "vi")
         assert hits and topic_of[hits[0].key] in topics, (query, keys(hits))
+
+
+def test_numbers_and_punctuation_are_no_query():
+    from bot.services.search import is_query
+
+    assert not is_query("10") and not is_query("5 ?") and not is_query("a 1 b")
+    assert is_query("bhxh") and is_query("tăng ca 2")

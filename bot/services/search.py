@@ -226,7 +226,14 @@ class _View:
 
 
 def search(text: str, language: str, limit: int = 8, kinds: tuple[str, ...] = KINDS) -> list[SearchHit]:
-    """Search the content the bot serves (see bot.services.library.ensure_loaded)."""
+    """Search the content the bot serves (see bot.services.library.ensure_loaded). Text without two letters in
+    a row ("5", "?!", "10") is no query: a stray number would match "5 ngày" in some article."""
     from bot.services import library
 
+    if not is_query(text):
+        return []
     return library.current().index.search(text, language, limit, kinds)
+
+
+def is_query(text: str) -> bool:
+    return any(a.isalpha() and b.isalpha() for a, b in zip(text, text[1:], strict=False))
