@@ -4,7 +4,7 @@ opening or closing one now. Closing here sends the results just as the scheduled
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.i18n import t
 from bot.services import contests, officers, quizzes
@@ -15,21 +15,12 @@ from handlers.context import BotContext, current_member
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
-    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-    return [CommandHandler("admin", show_contests, filters=private),
-            CallbackQueryHandler(on_button, pattern=r"^adm:ct:")]
+    """The contests section of /admin (handlers/admin.py)."""
+    return [CallbackQueryHandler(on_button, pattern=r"^adm:ct:")]
 
 
 async def _is_admin(update: Update, context: BotContext) -> bool:
     return await officers.is_admin(context.db, update.effective_user.id, context.settings.admin_ids)
-
-
-async def show_contests(update: Update, context: BotContext) -> None:
-    member = await current_member(update, context)
-    if not await _is_admin(update, context):
-        await ui.send(update, t(member.language, "admin.not_allowed"))
-        return
-    await ui.present(update, context, *await _overview(context, member.language))
 
 
 async def on_button(update: Update, context: BotContext) -> None:

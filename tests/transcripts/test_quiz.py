@@ -281,7 +281,10 @@ async def test_admin_opens_and_closes_rounds(harness):
     admin = harness.user("Quản trị")  # the emulator numbers users itself: made an admin in the database
     async with harness.session_factory() as session:
         await add_admin(session, admin.id, "test")
-    overview = await harness.reply_to(admin, "/admin")
+    hub = await harness.reply_to(admin, "/admin")
+    assert hub["text"].startswith(t("vi", "admin.hub_title").split(":")[0])
+    await harness.press(admin, hub, "adm:ct:list")
+    overview = await harness.next(admin)
     assert overview["text"].startswith(t("vi", "admin.contests_title"))
     async with harness.session_factory() as session:
         round_two = await session.scalar(select(ContestRound).where(ContestRound.number == 2))
