@@ -21,6 +21,10 @@ units_app = typer.Typer(help="Union units and workplaces.", no_args_is_help=True
 content_app = typer.Typer(help="Content files.", no_args_is_help=True)
 admin_app = typer.Typer(help="Administrators.", no_args_is_help=True)
 officer_app = typer.Typer(help="Unit officers.", no_args_is_help=True)
+contest_app = typer.Typer(help="Quiz contests.", no_args_is_help=True)
+app.add_typer(contest_app, name="contest")
+consultation_app = typer.Typer(help="Consultations on drafts and policies.", no_args_is_help=True)
+app.add_typer(consultation_app, name="consultation")
 for sub, name in ((db_app, "db"), (units_app, "units"), (content_app, "content"), (admin_app, "admin"),
                   (officer_app, "officer")):
     app.add_typer(sub, name=name)
@@ -159,6 +163,32 @@ def officer_invite(
     print(officers.deep_link(username, invite))
 
 
+@contest_app.command("load")
+def contest_load(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    quiz_dir: Annotated[Path | None, typer.Option(help="Quiz files (default: content/quizzes).")] = None,
+) -> None:
+    """Create or update a contest and its rounds from content/contests/NAME.yaml."""
+    from bot.services import contests, quizzes
+
+    loaded = quizzes.load_quizzes(quiz_dir or quizzes.QUIZ_DIR)
+    spec, problems = quizzes.load_contest(file, loaded.quizzes)
+    for problem in problems:
+        err.print(problem, highlight=False)
+    if spec is None:
+        err.print(f"[red]Nothing loaded: {len(problems)} problem(s).[/red]")
+        raise typer.Exit(1)
+    settings = _settings()
+    try:
+        contest, created, updated = _with_session(
+            settings, lambda session: contests.load_contest(session, spec, loaded.quizzes))
+    except contests.ContestError as exc:
+        err.print(f"{file}: {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"Contest {contest.slug}: {len(contest.pool)} questions in the pool; rounds: {created} created, "
+                  f"{updated} updated. A running bot picks the rounds up within a minute.", highlight=False)
+
+
 def _bot_username(settings: Settings) -> str:
     if not settings.bot_token:
         err.print("Give --bot-username, or set BOT_TOKEN so the bot's username can be asked from Telegram.")
@@ -170,6 +200,54 @@ def _bot_username(settings: Settings) -> str:
             return bot.username
 
     return asyncio.run(ask())
+
+
+@consultation_app.command("open")
+def consultation_open(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
+    """Open a consultation from a YAML file (or update the one with its slug); members see it in /gopy."""
+    from bot.services import consultations
+    from db.types import utcnow
+
+    settings = _settings()
+    try:
+        spec = consultations.load_spec_file(file, settings.tz)
+        consultation, created = _with_session(
+            settings, lambda session: consultations.open_consultation(session, spec, "cli", utcnow()))
+    except consultations.SpecError as exc:
+        for problem in exc.problems:
+            err.print(f"{file}: {problem}", highlight=False)
+        err.print(f"[red]Not opened: {len(exc.problems)} problem(s).[/red]")
+        raise typer.Exit(1) from None
+    deadline = consultation.deadline.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
+    console.print(f"Consultation {consultation.slug} {'opened' if created else 'updated'}; comments until "
+                  f"{deadline}.", highlight=False)
+
+
+@consultation_app.command("export")
+def consultation_export(
+    slug: str,
+    output_format: Annotated[str, typer.Option("--format", help="xlsx or csv")] = "xlsx",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write")] = None,
+) -> None:
+    """Write every comment of a consultation to an XLSX or CSV file (identity empty for anonymous ones)."""
+    from bot.services import consultations
+
+    if output_format not in ("xlsx", "csv"):
+        err.print("--format must be xlsx or csv")
+        raise typer.Exit(2)
+    settings = _settings()
+    try:
+        consultation, rows = _with_session(
+            settings, lambda session: consultations.export_rows(session, slug, settings.tz))
+    except consultations.SpecError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+    path = output or Path(f"{slug}-comments.{output_format}")
+    if output_format == "xlsx":
+        consultations.write_xlsx(path, consultation, rows)
+    else:
+        consultations.write_csv(path, rows)
+    console.print(f"{len(rows)} comment(s) written to {path}.", highlight=False)
 
 
 def main() -> None:

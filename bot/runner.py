@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from pathlib import Path
 
 from aiohttp import web
 from telegram import BotCommand, Update
 from telegram.ext import Application
 
+from bot import CONTENT_DIR
 from bot.app import build_application
 from bot.config import Settings
 from bot.i18n import t
+from bot.services import library
 from bot.webhook import make_webhook_app, webhook_path
 from db.migrate import upgrade_database
-from handlers import PRIVATE_COMMANDS, sla_jobs
+from handlers import PRIVATE_COMMANDS, contest_jobs, sla_jobs
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +26,16 @@ log = logging.getLogger(__name__)
 async def on_startup(application: Application) -> None:  # type: ignore[type-arg]
     """Publish the command menu in Vietnamese (default) and English; schedule the deadline check (the
     database holds what it acts on, so scheduling it again is all a restart needs)."""
+    library.current()  # the content and search index, built now rather than at the first update
     for language in ("vi", "en"):
         commands = [BotCommand(name, t(language, f"commands.{name}")) for name in PRIVATE_COMMANDS]
         await application.bot.set_my_commands(commands, language_code=None if language == "vi" else language)
     sla_jobs.start(application)
+    await contest_jobs.start(application)  # contest rounds open and close on schedule, rebuilt from the DB
 
 
 def run(settings: Settings) -> None:
+    load_content_or_exit()
     asyncio.run(upgrade_database(settings.database_url))
     if settings.webhook_url:
         asyncio.run(serve_webhook(settings))
@@ -38,6 +44,14 @@ def run(settings: Settings) -> None:
     application.post_init = on_startup
     log.info("polling Telegram at %s", settings.telegram_api_url)
     application.run_polling(allowed_updates=Update.ALL_TYPES)
+
+
+def load_content_or_exit(content_dir: Path = CONTENT_DIR) -> None:
+    """The library, the FAQ and the search index, loaded once; invalid content stops the start with one line."""
+    try:
+        library.ensure_loaded(content_dir)
+    except library.ContentError as error:
+        raise SystemExit(f"Cannot start: {error.one_line()}") from None
 
 
 async def serve_webhook(settings: Settings, stop: asyncio.Event | None = None) -> None:

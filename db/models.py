@@ -354,3 +354,272 @@ class ContentFeedback(Base):
     context: Mapped[str] = mapped_column(String(16))  # intake | search | library
     helped: Mapped[bool | None] = mapped_column(Boolean)  # None: shown, no answer yet
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Point(Base):
+    """Emulation points for taking part: one row per award (a finished practice quiz, a contest attempt, …).
+    `ref` names what earned it (e.g. "attempt:12"), so the same thing is never counted twice."""
+
+    __tablename__ = "points"
+    __table_args__ = (UniqueConstraint("member_id", "reason", "ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(32), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    ref: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class LeaderboardOptIn(Base):
+    """A member who chose to show their name on contest leaderboards (others appear by an alias)."""
+
+    __tablename__ = "leaderboard_optins"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True,
+                                           autoincrement=False)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Contest(Base):
+    """A "cuộc thi tìm hiểu" loaded from content/contests/<slug>.yaml. The question pool is copied in, so
+    attempts keep their questions whatever happens to the content files later."""
+
+    __tablename__ = "contests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(48), unique=True)
+    title: Mapped[dict[str, Any]]
+    tiebreak: Mapped[dict[str, Any]]
+    pool: Mapped[list[Any]] = mapped_column(JSON)
+    questions_per_attempt: Mapped[int] = mapped_column(Integer)
+    time_limit_minutes: Mapped[int] = mapped_column(Integer, default=20)
+    attempts_allowed: Mapped[int] = mapped_column(Integer, default=2)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ContestRound(Base):
+    __tablename__ = "contest_rounds"
+    __table_args__ = (UniqueConstraint("contest_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime] = mapped_column(index=True)
+    opened_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    all_correct: Mapped[int | None] = mapped_column(Integer)  # entrants with every answer right, at closing
+
+    contest: Mapped[Contest] = relationship(lazy="raise")
+
+
+class ContestAttempt(Base):
+    """One try at a round: the questions drawn for it (by a stored seed), its deadline, and the tiebreak
+    prediction. Submitted when the prediction is given, or at the deadline without one."""
+
+    __tablename__ = "contest_attempts"
+    __table_args__ = (UniqueConstraint("round_id", "member_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("contest_rounds.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    questions: Mapped[list[Any]] = mapped_column(JSON)  # indices into the contest's pool
+    started_at: Mapped[datetime]
+    deadline_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+    prediction: Mapped[int | None] = mapped_column(Integer)
+    score: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ContestAnswer(Base):
+    """One answer per question of an attempt (the unique key makes a second answer impossible)."""
+
+    __tablename__ = "contest_answers"
+    __table_args__ = (UniqueConstraint("attempt_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("contest_attempts.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    chosen: Mapped[int] = mapped_column(Integer)
+    correct: Mapped[bool] = mapped_column(Boolean)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)  # after the deadline: kept, never counted
+    answered_at: Mapped[datetime]
+
+
+class ContestResult(Base):
+    """A member's place in a closed round, from their best attempt; notified_at once they were told."""
+
+    __tablename__ = "contest_results"
+    __table_args__ = (UniqueConstraint("round_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("contest_rounds.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("contest_attempts.id", ondelete="CASCADE"))
+    rank: Mapped[int] = mapped_column(Integer)
+    score: Mapped[int] = mapped_column(Integer)
+    notified_at: Mapped[datetime | None]
+
+
+# ----- engagement (issue 4): joining the union, ideas, good examples, consultations -----
+
+class EngagementCard(Base):
+    """A card in a unit's inbox (or an admin's private chat) for a join request, an idea, a nomination or a
+    consultation comment, so it can be edited in place and a press on it checked against what it shows."""
+
+    __tablename__ = "engagement_cards"
+    __table_args__ = (UniqueConstraint("chat_id", "message_id"), Index("ix_engagement_cards_item", "kind", "item_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # join | idea | example | comment
+    item_id: Mapped[int] = mapped_column(Integer)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))  # None: an admin's private chat
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class JoinStatus(enum.StrEnum):
+    OPEN = "open"
+    CONTACTED = "contacted"
+    JOINED = "joined"
+    NOT_NOW = "not_now"
+
+
+class JoinRequest(Base):
+    """A worker who is not a member asks to join. They agreed (consented_at) to share their name and contact
+    with the unit that receives the request, for this purpose only."""
+
+    __tablename__ = "join_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)  # None: the admins have it
+    workplace_id: Mapped[int | None] = mapped_column(ForeignKey("workplaces.id"))
+    status: Mapped[JoinStatus] = mapped_column(_enum(JoinStatus), default=JoinStatus.OPEN, index=True)
+    consented_at: Mapped[datetime]
+    handled_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    contacted_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class IdeaStatus(enum.StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    ACCEPTED = "accepted"
+    NOT_ACCEPTED = "not_accepted"
+
+
+class Idea(Base):
+    """An idea or initiative (sáng kiến) for a workplace or the union. Like a grievance, anonymity is kept by
+    what officer-visible messages show; the member link stays so the union's answers reach the author."""
+
+    __tablename__ = "ideas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)  # None: the admins have it
+    workplace_id: Mapped[int | None] = mapped_column(ForeignKey("workplaces.id"))
+    province_code: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(120))
+    text: Mapped[str] = mapped_column(Text)
+    file_id: Mapped[str | None] = mapped_column(String(255))
+    file_kind: Mapped[str | None] = mapped_column(String(16))  # photo | document
+    identity: Mapped[str] = mapped_column(String(16), default="named")  # named | anonymous
+    language: Mapped[str] = mapped_column(String(2), default="vi")
+    status: Mapped[IdeaStatus] = mapped_column(_enum(IdeaStatus), default=IdeaStatus.OPEN, index=True)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    decided_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    acknowledged_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def code(self) -> str:
+        return f"SK-{self.id:04d}"
+
+
+class IdeaMessage(Base):
+    """The union's replies about an idea (relayed in the unit's name), kept with the idea."""
+
+    __tablename__ = "idea_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    from_worker: Mapped[bool] = mapped_column(Boolean)
+    author_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class NominationStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ExampleNomination(Base):
+    """A good example (nêu gương) nominated by a member: a person or a team and their story. The nominator
+    confirmed that the nominee agreed to be published; approved stories appear in the library."""
+
+    __tablename__ = "example_nominations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)  # None: the admins have it
+    nominee_kind: Mapped[str] = mapped_column(String(8))  # person | team
+    nominee: Mapped[str] = mapped_column(String(120))
+    story: Mapped[str] = mapped_column(Text)
+    photo_file_id: Mapped[str | None] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(2), default="vi")
+    consent_confirmed_at: Mapped[datetime]
+    status: Mapped[NominationStatus] = mapped_column(_enum(NominationStatus), default=NominationStatus.PENDING,
+                                                     index=True)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    decided_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Consultation(Base):
+    """A consultation (góp ý) on a draft law or policy, opened by an admin from a YAML file: who may comment
+    (everyone, a province, or a unit's subtree), until when, and which unit receives the comments."""
+
+    __tablename__ = "consultations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(48), unique=True)
+    title: Mapped[str] = mapped_column(String(255))
+    summary: Mapped[str] = mapped_column(Text)
+    document_url: Mapped[str | None] = mapped_column(String(500))
+    deadline: Mapped[datetime] = mapped_column(index=True)
+    audience: Mapped[str] = mapped_column(String(16))  # all | province | unit
+    audience_province: Mapped[int | None] = mapped_column(Integer)
+    audience_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    owner_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    opened_by: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ConsultationComment(Base):
+    """A member's comment on a consultation. For an anonymous one the member link is kept (as for grievances)
+    but never shown to officers nor exported."""
+
+    __tablename__ = "consultation_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    identity: Mapped[str] = mapped_column(String(16), default="named")  # named | anonymous
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(2), default="vi")
+    province_code: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

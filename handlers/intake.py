@@ -31,7 +31,7 @@ from bot.services.categories import all_categories, get_category, is_emergency
 from bot.text import escape
 from db.models import Grievance, Member, Workplace
 from db.types import utcnow
-from handlers import menu, notify, ui
+from handlers import learn, menu, notify, ui
 from handlers.context import BotContext, current_member
 
 log = logging.getLogger(__name__)
@@ -656,6 +656,8 @@ async def on_submit(update: Update, context: BotContext) -> str | int:
     if missing:  # only a forged press can get here; ask what is missing
         await ui.alert(update, context, t(member.language, "intake.incomplete"))
         return await _ask(EDITABLE[missing[0]], update, context, member, draft)
+    if await learn.offer_answers(update, context, member, draft):  # once per draft; "continue" is rep:submit
+        return REVIEW
     settings = context.settings
     case = drafts.build_case_draft(draft, member.language)
     submitted = await grievances.submit_case(context.db, member, case, utcnow(), settings.tz)  # commits
@@ -795,6 +797,7 @@ def conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:  # type: 
         URGENCY: [CallbackQueryHandler(on_urgency, pattern=r"^rep:urg:")],
         REVIEW: [CallbackQueryHandler(on_edit, pattern=r"^rep:edit:"),
                  CallbackQueryHandler(on_submit, pattern=r"^rep:submit$"),
+                 CallbackQueryHandler(learn.on_intake_helped, pattern=r"^rep:faq:\d+$"),
                  CallbackQueryHandler(on_cancel, pattern=r"^rep:cancel$")],
     }
     with warnings.catch_warnings():

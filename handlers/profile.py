@@ -24,7 +24,7 @@ from bot.services import members, officers, provinces, workplaces
 from bot.services.sectors import all_sectors, get_sector
 from bot.text import escape, nfc
 from db.models import Member, UnionStatus, Workplace
-from handlers import ui
+from handlers import joining, ui
 from handlers.context import BotContext, current_member, identity_of
 
 LANGUAGE, CONSENT, PROVINCE, SECTOR, WORKPLACE, WORKPLACE_NAME, WORKPLACE_PROVINCE, MEMBERSHIP, SETTINGS = (
@@ -325,6 +325,8 @@ async def show_settings(update: Update, context: BotContext, member: Member) -> 
         rows += [[(t(lang, "settings.province"), "set:province"), (t(lang, "settings.sector"), "set:sector")],
                  [(t(lang, "settings.workplace"), "set:workplace"), (t(lang, "settings.union"), "set:union")],
                  [(t(lang, "settings.withdraw"), "set:consent")]]
+        if member.union_status != UnionStatus.MEMBER:
+            rows.append([(t(lang, "join.button"), joining.ASK)])
     else:
         rows.append([(t(lang, "settings.give_consent"), "set:consent")])
     rows.append([(t(lang, "settings.close"), "set:close")])
@@ -380,6 +382,8 @@ async def _after(update: Update, context: BotContext, member: Member, step: str)
     summary = await _profile_summary(context, member)
     await ui.present(update, context, t(member.language, "onboarding.done") + "\n\n" + summary,
                      ui.main_menu(member.language))
+    if member.union_status == UnionStatus.NOT_YET:
+        await ui.send(update, t(member.language, "join.onboarding_offer"), joining.join_button(member.language))
     return END
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import string
+from pathlib import Path
 
 import yaml
 
@@ -13,7 +14,21 @@ from bot.i18n import LANGUAGES, all_keys, catalog_path, duplicate_keys, load_cat
 
 def check_all() -> list[str]:
     return [*check_catalogs(), *check_sectors(), *check_demo_units(), *check_categories(), *check_routing(),
-            *check_sla(), *check_canned_replies()]
+            *check_sla(), *check_canned_replies(), *check_quizzes(),
+            *check_library()]
+
+
+
+def check_library(content_dir: Path = CONTENT_DIR) -> list[str]:
+    """Topics, articles and the FAQ (bot.services.library): each problem as "file:line: message"."""
+    from bot.services.library import check_content
+
+    return [str(problem) for problem in check_content(content_dir)]
+
+def check_quizzes() -> list[str]:
+    from bot.services.quizzes import check_files
+
+    return check_files()
 
 
 def check_canned_replies() -> list[str]:

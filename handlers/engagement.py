@@ -1,0 +1,201 @@
+"""Cards for join requests, ideas, nominations and consultation comments: posted in the receiving unit's
+inbox group (or in each admin's private chat when no unit on the path has one), edited in place, and every
+press on them checked again: the card must be the one the press came from, the item must exist, and the
+presser must be an officer of the receiving unit or above, or an admin.
+
+Officers' text answers (a reply, a decision note) are asked with a ForceReply prompt; the pending answer
+lives in the officer's user_data and is checked again when the text comes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import ForceReply, InlineKeyboardMarkup, ReplyParameters, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ApplicationHandlerStop
+
+from bot.i18n import t
+from bot.services import engagement, officers
+from bot.text import nfc
+from db.models import Member, Unit
+from db.types import utcnow
+from handlers import ui
+from handlers.cards import INBOX_LANGUAGE
+from handlers.context import BotContext, current_member
+
+log = logging.getLogger(__name__)
+
+PENDING = "engagement_pending"  # user_data: {"kind", "item_id", "action", "chat_id", "prompt_id", "at"}
+PENDING_SECONDS = 30 * 60
+NOTE_LIMIT = 3000
+DRAFT_KEYS = ("idea", "idea_answer", "example", "comment")  # user_data keys of the members' drafts: one at a time
+
+
+def begin_draft(context: BotContext, key: str, draft: dict[str, Any]) -> None:
+    """Start a draft; any other draft the member left unfinished is dropped, so their next message cannot
+    go to the wrong one."""
+    for other in DRAFT_KEYS:
+        context.user_data.pop(other, None)
+    context.user_data[key] = draft
+
+
+async def post_cards(context: BotContext, kind: str, item_id: int, unit: Unit | None, text: str,
+                     markup: InlineKeyboardMarkup | None) -> int:
+    """The card in the unit's inbox, or one in each admin's private chat. Returns how many were posted;
+    a failure is logged by item id, never raised (the item is committed already)."""
+    if unit is not None:
+        targets = [unit.inbox_chat_id] if unit.inbox_chat_id is not None else []
+    else:
+        targets = await officers.admin_telegram_ids(context.db, context.settings.admin_ids)
+    posted = 0
+    for chat_id in targets:
+        try:
+            message = await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        except TelegramError as error:
+            log.warning("%s %s: card not posted (%s)", kind, item_id, type(error).__name__)
+            continue
+        await engagement.add_card(context.db, kind, item_id, unit.id if unit else None, chat_id, message.message_id)
+        posted += 1
+    return posted
+
+
+async def edit_cards(context: BotContext, kind: str, item_id: int, text: str,
+                     markup: InlineKeyboardMarkup | None) -> None:
+    for card in await engagement.cards_of(context.db, kind, item_id):
+        try:
+            await context.bot.edit_message_text(text, card.chat_id, card.message_id, parse_mode=ParseMode.HTML,
+                                                reply_markup=markup)
+        except BadRequest as error:
+            if "not modified" not in str(error).lower():
+                log.info("%s %s: card not edited (%s)", kind, item_id, type(error).__name__)
+        except TelegramError as error:
+            log.info("%s %s: card not edited (%s)", kind, item_id, type(error).__name__)
+
+
+@dataclass
+class Press:
+    action: str
+    item_id: int
+    member: Member
+    in_group: bool
+    language: str
+
+
+async def checked_press(update: Update, context: BotContext, kind: str,
+                        unit_of: Callable[[int], Awaitable[tuple[bool, int | None]]]) -> Press | None:
+    """<prefix>:<action>:<item id> on a card of `kind`. `unit_of(item_id)` says whether the item exists and
+    which unit received it. Answers the press with an alert and returns None when it must not go on."""
+    query = update.callback_query
+    parts = (query.data or "").split(":")
+    member = await current_member(update, context)
+    language = member.language if member else INBOX_LANGUAGE
+    item_id = int(parts[2]) if len(parts) == 3 and parts[2].isdigit() else None
+    message = query.message
+    if member is None or item_id is None or message is None:
+        await ui.alert(update, context, t(language, "input.stale_button"))
+        return None
+    in_group = message.chat.type != ChatType.PRIVATE
+    language = INBOX_LANGUAGE if in_group else member.language
+    card = await engagement.card_at(context.db, message.chat.id, message.message_id)
+    exists, unit_id = await unit_of(item_id)
+    if card is None or card.kind != kind or card.item_id != item_id or not exists:
+        await ui.alert(update, context, t(language, "input.stale_button"))
+        return None
+    is_admin = await officers.is_admin(context.db, member.telegram_id, context.settings.admin_ids)
+    if not await engagement.may_act(context.db, member, unit_id, is_admin):
+        log.info("%s %s: press %s refused for member %s", kind, item_id, parts[1], member.id)
+        await ui.alert(update, context, t(language, "card.not_allowed"))
+        return None
+    return Press(parts[1], item_id, member, in_group, language)
+
+
+async def ask_for_text(update: Update, context: BotContext, press: Press, kind: str, prompt_key: str,
+                       **values: object) -> None:
+    """A ForceReply prompt under the card; the officer's reply to it (or, in a private chat, their next
+    message) is the text of the action."""
+    message = update.callback_query.message
+    user = update.effective_user
+    prompt = await context.bot.send_message(
+        message.chat.id, t(press.language, prompt_key, limit=NOTE_LIMIT, **values),
+        reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
+        reply_markup=ForceReply(selective=True,
+                                input_field_placeholder=t(press.language, "officers.placeholder")))
+    context.user_data[PENDING] = {"kind": kind, "item_id": press.item_id, "action": press.action,
+                                  "chat_id": message.chat.id, "prompt_id": prompt.message_id,
+                                  "at": int(utcnow().timestamp()), "user": user.id}
+    await ui.acknowledge(update, context)
+
+
+TextAction = Callable[[Update, BotContext, dict[str, Any], str], Awaitable[None]]
+Taker = Callable[[Update, BotContext], Awaitable[bool]]
+_TEXT_ACTIONS: dict[str, TextAction] = {}
+_TAKERS: list[Taker] = []
+
+
+def on_text(kind: str, action: TextAction) -> None:
+    """Register what completes an officer's pending text action of `kind` (ideas, nominations…)."""
+    _TEXT_ACTIONS[kind] = action
+
+
+def on_message_taker(taker: Taker) -> None:
+    """Register a check for a message a feature waits for (e.g. the next step of an idea draft); it returns
+    True when it took the message."""
+    if taker not in _TAKERS:
+        _TAKERS.append(taker)
+
+
+async def on_any_message(update: Update, context: BotContext) -> None:
+    """Group -3, one handler for every message: an officer's pending answer first, then the features' own
+    waits. When one takes the message it goes no further; otherwise it goes on untouched."""
+    for taker in (take_pending_text, *_TAKERS):
+        if await taker(update, context):
+            raise ApplicationHandlerStop
+
+
+async def take_pending_text(update: Update, context: BotContext) -> bool:
+    message = update.effective_message
+    pending = context.user_data.get(PENDING) if context.user_data is not None else None
+    if not pending or message is None or pending.get("chat_id") != message.chat_id:
+        return False
+    private = message.chat.type == ChatType.PRIVATE
+    replied = message.reply_to_message
+    if not private and (replied is None or replied.message_id != pending.get("prompt_id")):
+        return False
+    if message.text and message.text.startswith("/"):
+        context.user_data.pop(PENDING, None)  # a command: the officer moved on
+        return False
+    if utcnow().timestamp() - (pending.get("at") or 0) > PENDING_SECONDS:
+        context.user_data.pop(PENDING, None)
+        return False
+    member = await current_member(update, context)
+    language = member.language if member is not None and private else INBOX_LANGUAGE
+    text = nfc(message.text or "").strip()
+    if not text:
+        await message.reply_text(t(language, "input.text_only"))
+        return True
+    if len(text) > NOTE_LIMIT:
+        await message.reply_text(t(language, "input.too_long", limit=NOTE_LIMIT))
+        return True
+    context.user_data.pop(PENDING, None)
+    action = _TEXT_ACTIONS.get(pending.get("kind", ""))
+    if action is not None:
+        await action(update, context, pending, text)
+    return True
+
+
+async def say(update: Update, context: BotContext, text: str) -> None:
+    """A short answer under the officer's message."""
+    message = update.effective_message
+    await context.bot.send_message(message.chat_id, text,
+                                   reply_parameters=ReplyParameters(message.message_id,
+                                                                    allow_sending_without_reply=True))
+
+
+async def may_act_now(context: BotContext, member: Member, unit_id: int | None) -> bool:
+    is_admin = await officers.is_admin(context.db, member.telegram_id, context.settings.admin_ids)
+    return await engagement.may_act(context.db, member, unit_id, is_admin)

@@ -1,0 +1,273 @@
+"""Nominate a good example (nêu gương). The member: /nominate, a person or a team, their name, the story,
+an optional photo, then a review with a required checkbox (the nominee agreed to be published) before
+sending. The draft lives in user_data["example"]; a command or a menu button leaves it. Officers: the card in
+the receiving unit's inbox with Approve and Reject (a note the nominator receives), and the photo.
+
+Registered in group -3: each handler stops the update when it acts (see handlers/__init__.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop, BaseHandler, CallbackQueryHandler, CommandHandler, filters
+
+from bot.i18n import t
+from bot.services import engagement as engagement_service
+from bot.services import examples
+from bot.services.engagement import Refused
+from bot.text import escape, nfc
+from db.models import ExampleNomination, Member, NominationStatus, Unit
+from db.types import utcnow
+from handlers import engagement, notify, ui
+from handlers.cards import INBOX_LANGUAGE
+from handlers.context import BotContext, current_member
+
+log = logging.getLogger(__name__)
+
+KEY = "example"
+KIND, NOMINEE, STORY, PHOTO, REVIEW = "kind", "nominee", "story", "photo", "review"
+REVIEW_PREVIEW = 600
+
+
+async def start(update: Update, context: BotContext) -> None:
+    member = await current_member(update, context)
+    if member is None:
+        return
+    reason = examples.may_nominate(member)
+    if reason is not None:
+        await ui.send(update, t(member.language, f"example.refused_{reason}"))
+        raise ApplicationHandlerStop
+    engagement.begin_draft(context, KEY, {"step": KIND})
+    rows = [[(t(member.language, f"example.kind_{kind}"), f"ex:kind:{kind}")] for kind in examples.NOMINEE_KINDS]
+    await ui.send(update, t(member.language, "example.intro"), ui.buttons(rows))
+    raise ApplicationHandlerStop
+
+
+def _draft(context: BotContext) -> dict[str, Any] | None:
+    draft = context.user_data.get(KEY) if context.user_data is not None else None
+    return draft if isinstance(draft, dict) and draft.get("step") else None
+
+
+async def take_message(update: Update, context: BotContext) -> bool:
+    draft = _draft(context)
+    message = update.effective_message
+    if draft is None or message is None or message.chat.type != ChatType.PRIVATE:
+        return False
+    menu_labels = {label for key, _ in ui.MAIN_MENU for label in ui.menu_labels(key)}
+    if message.text and (message.text.startswith("/") or message.text in menu_labels):
+        context.user_data.pop(KEY, None)
+        return False
+    member = await current_member(update, context)
+    if member is None:
+        return False
+    step = draft["step"]
+    if step in (NOMINEE, STORY):
+        await _take_text(update, context, member, draft, step)
+    elif step == PHOTO and message.photo:
+        draft["photo_file_id"] = message.photo[-1].file_id
+        await _review(update, context, member, draft)
+    elif step == PHOTO:
+        await ui.send(update, t(member.language, "example.photo_expected"), _skip_button(member.language))
+    else:
+        await ui.send(update, t(member.language, "input.press_button"))
+    return True
+
+
+async def _take_text(update: Update, context: BotContext, member: Member, draft: dict[str, Any], step: str) -> None:
+    language, message = member.language, update.effective_message
+    limits = examples.NOMINEE_LIMITS if step == NOMINEE else examples.STORY_LIMITS
+    if not message.text:
+        await ui.send(update, t(language, "idea.text_only"))
+        return
+    text = nfc(message.text).strip()
+    if step == NOMINEE:
+        text = " ".join(text.split())
+    problem = examples.length_problem(text, limits)
+    if problem is not None:
+        await ui.send(update, t(language, f"example.{step}_{problem}", low=limits[0], high=limits[1],
+                                length=len(text)))
+        return
+    draft[step] = text
+    if step == NOMINEE:
+        draft["step"] = STORY
+        await ui.send(update, t(language, "example.ask_story", low=examples.STORY_LIMITS[0],
+                                high=examples.STORY_LIMITS[1]))
+        return
+    draft["step"] = PHOTO
+    await ui.send(update, t(language, "example.ask_photo"), _skip_button(language))
+
+
+def _skip_button(language: str) -> InlineKeyboardMarkup:
+    return ui.buttons([[(t(language, "idea.skip_file"), "ex:skip")]])
+
+
+async def _review(update: Update, context: BotContext, member: Member, draft: dict[str, Any]) -> None:
+    draft["step"] = REVIEW
+    language = member.language
+    where = await engagement_service.destination(context.db, member)
+    story = draft["story"]
+    body = t(language, "example.review", kind=t(language, f"example.kind_{draft['kind']}"),
+             nominee=escape(draft["nominee"]),
+             story=escape(story if len(story) <= REVIEW_PREVIEW else story[:REVIEW_PREVIEW] + "…"),
+             photo=t(language, "example.review_photo_yes" if draft.get("photo_file_id") else "example.review_photo_no"),
+             unit=escape(where.unit.name) if where.unit else t(language, "case.union_admins"))
+    box = "example.consent_checked" if draft.get("consent") else "example.consent_unchecked"
+    rows = [[(t(language, box), "ex:consent")], [(t(language, "example.send"), "ex:send")],
+            [(t(language, "idea.cancel"), "ex:cancel")]]
+    await ui.present(update, context, body, ui.buttons(rows))
+
+
+async def on_button(update: Update, context: BotContext) -> None:
+    member = await current_member(update, context)
+    if member is None:
+        return
+    draft = _draft(context)
+    data = update.callback_query.data
+    step = draft["step"] if draft else None
+    if data.startswith("ex:kind:") and step == KIND and data[8:] in examples.NOMINEE_KINDS:
+        draft["kind"], draft["step"] = data[8:], NOMINEE
+        await ui.present(update, context, t(member.language, f"example.ask_nominee_{data[8:]}",
+                                            high=examples.NOMINEE_LIMITS[1]))
+    elif data == "ex:skip" and step == PHOTO:
+        await _review(update, context, member, draft)
+    elif data == "ex:consent" and step == REVIEW:
+        draft["consent"] = not draft.get("consent")
+        await _review(update, context, member, draft)
+    elif data == "ex:send" and step == REVIEW and not draft.get("consent"):
+        await ui.alert(update, context, t(member.language, "example.refused_consent_required"))
+    elif data == "ex:send" and step == REVIEW:
+        await _send(update, context, member, draft)
+    elif data == "ex:cancel" and draft is not None:
+        context.user_data.pop(KEY, None)
+        await ui.present(update, context, t(member.language, "example.cancelled"))
+    else:
+        await ui.alert(update, context, t(member.language, "input.stale_button"))
+    raise ApplicationHandlerStop
+
+
+async def _send(update: Update, context: BotContext, member: Member, draft: dict[str, Any]) -> None:
+    language = member.language
+    context.user_data.pop(KEY, None)
+    try:
+        submitted = await examples.submit(context.db, member, examples.NominationDraft(
+            nominee_kind=draft["kind"], nominee=draft["nominee"], story=draft["story"],
+            photo_file_id=draft.get("photo_file_id"), consent_confirmed=bool(draft.get("consent")),
+            language=language), utcnow())
+    except Refused as refused:
+        await ui.present(update, context, t(language, f"example.refused_{refused.reason}"))
+        return
+    nomination = submitted.nomination
+    await engagement.post_cards(context, examples.KIND, nomination.id, submitted.unit,
+                                await card_text(context, nomination), card_buttons(nomination))
+    unit = escape(submitted.unit.name) if submitted.unit else t(language, "case.union_admins")
+    await ui.present(update, context, t(language, "example.sent", nominee=escape(nomination.nominee), unit=unit))
+
+
+# ----- the card -----
+
+async def card_text(context: BotContext, nomination: ExampleNomination) -> str:
+    lang = INBOX_LANGUAGE
+    name, username = await examples.nominator_name(context.db, nomination)
+    by = escape(name or "—") + (" · @" + escape(username) if username else "")
+    lines = [t(lang, "example.card_title", number=nomination.id, nominee=escape(nomination.nominee),
+               kind=t(lang, f"example.kind_{nomination.nominee_kind}")),
+             t(lang, "example.card_by", who=by), "", escape(nomination.story), ""]
+    if nomination.photo_file_id:
+        lines.append(t(lang, "example.card_has_photo"))
+    lines.append(t(lang, "example.card_consent", when=notify.when(nomination.consent_confirmed_at,
+                                                                    context.settings.tz)))
+    lines.append(t(lang, "idea.card_status", status=t(lang, f"example.status_{nomination.status.value}")))
+    if nomination.decision_note:
+        lines.append(t(lang, "idea.card_note", note=escape(nomination.decision_note)))
+    return "\n".join(lines)
+
+
+def card_buttons(nomination: ExampleNomination) -> InlineKeyboardMarkup | None:
+    lang, nid = INBOX_LANGUAGE, nomination.id
+    rows: list[list[tuple[str, str]]] = []
+    if nomination.status == NominationStatus.PENDING:
+        rows.append([(t(lang, "example.card_approve"), f"ec:ok:{nid}"), (t(lang, "example.card_reject"), f"ec:no:{nid}")])
+    if nomination.photo_file_id:
+        rows.append([(t(lang, "example.card_photo"), f"ec:photo:{nid}")])
+    return ui.buttons(rows) if rows else None
+
+
+async def on_card_button(update: Update, context: BotContext) -> None:
+    async def unit_of(item_id: int) -> tuple[bool, int | None]:
+        nomination = await context.db.get(ExampleNomination, item_id)
+        return nomination is not None, nomination.unit_id if nomination else None
+
+    press = await engagement.checked_press(update, context, examples.KIND, unit_of)
+    if press is None:
+        raise ApplicationHandlerStop
+    nomination = await context.db.get_one(ExampleNomination, press.item_id)
+    if press.action == "photo" and nomination.photo_file_id:
+        await ui.acknowledge(update, context)
+        try:
+            await context.bot.send_photo(update.callback_query.message.chat.id, nomination.photo_file_id,
+                                         caption=t(press.language, "example.photo_caption", number=nomination.id))
+        except TelegramError as error:
+            log.warning("example %s: photo not sent (%s)", nomination.id, type(error).__name__)
+    elif press.action not in ("ok", "no"):
+        await ui.alert(update, context, t(press.language, "input.stale_button"))
+    elif nomination.status != NominationStatus.PENDING:
+        await ui.alert(update, context, t(press.language, "example.refused_already_decided"))
+    elif press.action == "no":
+        await engagement.ask_for_text(update, context, press, examples.KIND, "example.prompt_reject",
+                                      number=nomination.id)
+    else:
+        await examples.decide(context.db, nomination, press.member, True, None, utcnow())
+        await ui.acknowledge(update, context)
+        await _decided(context, nomination)
+    raise ApplicationHandlerStop
+
+
+async def complete_text(update: Update, context: BotContext, pending: dict[str, Any], text: str) -> None:
+    """The rejection note, checked again now that it has come."""
+    message = update.effective_message
+    member = await current_member(update, context)
+    language = INBOX_LANGUAGE if message.chat.type != ChatType.PRIVATE else member.language
+    nomination = await context.db.get(ExampleNomination, pending.get("item_id") or 0)
+    if nomination is None or pending.get("action") != "no":
+        await engagement.say(update, context, t(language, "input.stale_button"))
+        return
+    if not await engagement.may_act_now(context, member, nomination.unit_id):
+        await engagement.say(update, context, t(language, "card.not_allowed"))
+        return
+    try:
+        await examples.decide(context.db, nomination, member, False, text, utcnow())
+    except Refused as refused:
+        await engagement.say(update, context, t(language, f"example.refused_{refused.reason}"))
+        return
+    await engagement.say(update, context, t(language, "idea.decision_saved"))
+    await _decided(context, nomination)
+
+
+async def _decided(context: BotContext, nomination: ExampleNomination) -> None:
+    await engagement.edit_cards(context, examples.KIND, nomination.id, await card_text(context, nomination),
+                                card_buttons(nomination))
+    nominator = await context.db.get(Member, nomination.member_id) if nomination.member_id else None
+    if nominator is None or nominator.telegram_id is None:
+        return
+    unit = await context.db.get(Unit, nomination.unit_id) if nomination.unit_id else None
+    language = nominator.language
+    key = f"example.worker_{nomination.status.value}"
+    await notify.send_private(context.bot, context.db, nominator.telegram_id, t(
+        language, key, nominee=escape(nomination.nominee), note=escape(nomination.decision_note or ""),
+        unit=escape(unit.name) if unit else t(language, "case.union_admins")))
+
+
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+    engagement.on_text(examples.KIND, complete_text)
+    engagement.on_message_taker(take_message)
+    return [
+        CommandHandler("nominate", start, filters=private),
+        CallbackQueryHandler(on_button, pattern=r"^ex:"),
+        CallbackQueryHandler(on_card_button, pattern=r"^ec:"),
+    ]
