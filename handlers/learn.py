@@ -3,7 +3,7 @@ library and the FAQ; a FAQ answer asks whether it helped. Also the legal answers
 sent (called from handlers/intake.py).
 
 Callback data: learn:topics · learn:t:<topic>:<page> · learn:a:<slug>:<part> · learn:f:<faq id> ·
-learn:fb:<feedback row>:<1|0>; in the report flow rep:faq:<feedback row>. quiz:practice:<quiz slug> belongs
+learn:fb:<feedback row>:<1|0> · learn:s:<approved story id>; in the report flow rep:faq:<feedback row>. quiz:practice:<quiz slug> belongs
 to the quiz feature.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 from telegram import Update
 
 from bot.i18n import t
-from bot.services import faq, library, search
+from bot.services import examples, faq, library, search
 from bot.text import escape, nfc
 from db.models import Member
 from handlers import fallbacks, ui
@@ -28,6 +28,7 @@ RESULTS = 8
 INTAKE_ANSWERS = 3
 BUTTON_TEXT = 60
 QUERY_ECHO = 80
+GOOD_EXAMPLES = "good_examples"
 
 
 # ----- browsing -----
@@ -45,7 +46,8 @@ async def on_button(update: Update, context: BotContext) -> None:
     language = await language_of(update, context)
     parts = update.callback_query.data.split(":")
     action, arguments = (parts[1], parts[2:]) if len(parts) > 1 else ("", [])
-    handler = {"topics": _on_topics, "t": _on_topic, "a": _on_article, "f": _on_faq, "fb": _on_feedback}.get(action)
+    handler = {"topics": _on_topics, "t": _on_topic, "a": _on_article, "f": _on_faq, "fb": _on_feedback,
+               "s": _on_story}.get(action)
     if handler is None or not await handler(update, context, language, arguments):
         await ui.alert(update, context, t(language, "input.stale_button"))
 
@@ -62,13 +64,16 @@ async def _on_topic(update: Update, context: BotContext, language: str, argument
     if topic is None:
         return False
     articles = library.articles_in(topic.code, language)
+    items = [(_short(t(language, "learn.article_button", title=article.title)), f"learn:a:{article.slug}:0")
+             for article in articles]
+    if topic.code == GOOD_EXAMPLES:  # stories members nominated and officers approved, newest first
+        items += [(_short(t(language, "learn.story_button", nominee=story.nominee)), f"learn:s:{story.id}")
+                  for story in await examples.approved_stories(context.db, language)]
     name, description = escape(topic.name(language)), escape(topic.description(language))
-    if not articles:
+    if not items:
         text = t(language, "learn.topic_empty", name=name, description=description)
         await ui.present(update, context, text, ui.buttons([[(t(language, "learn.back_topics"), "learn:topics")]]))
         return True
-    items = [(_short(t(language, "learn.article_button", title=article.title)), f"learn:a:{article.slug}:0")
-             for article in articles]
     rows = ui.paged(items, int(arguments[1]), ARTICLES_PER_PAGE, f"learn:t:{topic.code}:", language, columns=1)
     rows.append([(t(language, "learn.back_topics"), "learn:topics")])
     text = t(language, "learn.topic_articles", name=name, description=description)
@@ -85,6 +90,23 @@ async def _on_article(update: Update, context: BotContext, language: str, argume
         return False
     await ui.acknowledge(update, context)
     await ui.send(update, library.part_text(article, index), ui.buttons(_article_rows(article, index, language)))
+    return True
+
+
+async def _on_story(update: Update, context: BotContext, language: str, arguments: list[str]) -> bool:
+    """An approved good example: the nominee, the story and the unit that approved it (never the nominator)."""
+    if len(arguments) != 1 or not arguments[0].isdigit():
+        return False
+    story = await examples.approved_story(context.db, int(arguments[0]))
+    if story is None:
+        return False
+    await ui.acknowledge(update, context)
+    text = t(language, "learn.story", nominee=escape(story.nominee), story=escape(story.story),
+             unit=escape(story.unit_name or "—"), date=story.approved_at.astimezone(context.settings.tz).strftime("%d/%m/%Y"))
+    back = ui.buttons([[(t(language, "learn.back_examples"), f"learn:t:{GOOD_EXAMPLES}:0")]])
+    if story.photo_file_id:
+        await update.effective_chat.send_photo(story.photo_file_id)
+    await ui.send(update, text, back)
     return True
 
 

@@ -75,6 +75,15 @@ async def test_a_nomination_is_approved_and_published_for_the_library(harness):
     assert [(p.reason, p.amount, p.member_id) for p in points] == [("nomination_approved", 15, nomination.member_id)]
     assert await audit_actions(harness, "example:") == ["example.nominated", "example.approved"]
 
+    reader = harness.user("Minh")  # anyone browsing the library's good examples finds the story
+    topics = await harness.reply_to(reader, "/learn")
+    await harness.press(reader, topics, "learn:t:good_examples:0")
+    listing = await harness.next(reader)
+    await harness.press(reader, listing, f"learn:s:{nomination.id}")
+    assert (await harness.next(reader)).get("photo")
+    shown = await harness.next(reader)
+    assert NOMINEE in shown["text"] and STORY in shown["text"] and "Lan" not in shown["text"]
+
 
 async def test_a_rejection_carries_a_note_and_publishes_nothing(harness):
     officer, group = await inbox_with_officer(harness)
