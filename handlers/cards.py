@@ -3,6 +3,7 @@ posted once per unit, edited in place as the case changes."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, tzinfo
 
 from sqlalchemy import select
@@ -15,9 +16,12 @@ from bot.i18n import t
 from bot.services import case_views
 from bot.services.cases import OPEN_STATUSES
 from bot.services.categories import get_category
+from bot.services.intake import group_size_label
 from bot.text import escape
 from db.models import CaseCard, Grievance, Member, Unit
 from handlers import ui
+
+log = logging.getLogger(__name__)
 
 PREVIEW_CHARACTERS = 600
 INBOX_LANGUAGE = "vi"  # inbox groups are shared by a unit's officers: cards are in Vietnamese
@@ -33,7 +37,8 @@ def card_text(view: case_views.OfficerView, holder: str | None, tz: tzinfo, lang
     lines = [t(lang, "card.title", code=view.code, category=escape(category.name(lang) if category else view.category))]
     if view.urgent:
         lines.append(t(lang, "card.urgent"))
-    scope = t(lang, "card.scope_group", size=view.group_size or "?") if view.scope == "group" else t(lang, "card.scope_individual")
+    scope = t(lang, "card.scope_group", size=escape(group_size_label(view.group_size) or "?")) \
+        if view.scope == "group" else t(lang, "card.scope_individual")
     lines.append(t(lang, "card.scope", scope=scope, voices=view.voices))
     if view.workplace or view.province:
         lines.append(t(lang, "card.workplace", workplace=escape(view.workplace or "—"),
@@ -73,8 +78,11 @@ def card_buttons(grievance: Grievance, view: case_views.OfficerView | None = Non
         if grievance.holder_member_id is None:
             rows.append([(t(language, "card.claim"), f"case:claim:{gid}")])
         rows += [[(t(language, "card.reply"), f"case:reply:{gid}"), (t(language, "card.ask"), f"case:ask:{gid}")],
-                 [(t(language, "card.note"), f"case:note:{gid}"), (t(language, "card.resolve"), f"case:resolve:{gid}")],
-                 [(t(language, "card.escalate"), f"case:esc:{gid}"), (t(language, "card.transfer"), f"case:xfer:{gid}")]]
+                 [(t(language, "card.note"), f"case:note:{gid}"), (t(language, "card.resolve"), f"case:resolve:{gid}")]]
+        moves = [(t(language, "card.transfer"), f"case:xfer:{gid}")]
+        if grievance.unit_id is not None:  # the admins hold it: nobody is higher to escalate to
+            moves.insert(0, (t(language, "card.escalate"), f"case:esc:{gid}"))
+        rows.append(moves)
     reading = []
     if view is not None and len(view.text or "") > PREVIEW_CHARACTERS:
         reading.append((t(language, "card.full_text"), f"case:full:{gid}"))
@@ -119,9 +127,13 @@ async def holder_name(session: AsyncSession, grievance: Grievance, language: str
 
 
 async def show_card(bot: Bot, session: AsyncSession, grievance: Grievance, tz: tzinfo,
-                    admin_ids: list[int] | None = None) -> None:
-    """Post the card where the case is held, or edit it there if it is already posted. A case the admins
-    hold (no unit on the worker's path has an inbox) gets a card in each admin's private chat."""
+                    admin_ids: list[int] | None = None, arrived: bool = False) -> None:
+    """Edit the case's live card where it is held, or post one there. A case the admins hold (no unit on
+    the worker's path has an inbox) gets a card in each admin's private chat.
+
+    arrived: the case has just moved here. A card it left behind here earlier stays as it was marked and
+    a new card is posted, which the record then points to: officers are notified of new messages, never of
+    edits far up in the chat."""
     unit = await session.get(Unit, grievance.unit_id) if grievance.unit_id else None
     if unit is not None and unit.inbox_chat_id is None:
         return
@@ -130,16 +142,25 @@ async def show_card(bot: Bot, session: AsyncSession, grievance: Grievance, tz: t
     markup = card_buttons(grievance, view)
     posted = list(await session.scalars(select(CaseCard).where(
         CaseCard.grievance_id == grievance.id,
-        CaseCard.unit_id == unit.id if unit else CaseCard.unit_id.is_(None))))
-    for card in posted:
-        await _edit_card(bot, card, text, markup)
-    if unit is not None:
-        targets = [] if posted else [(unit.inbox_chat_id, unit.inbox_is_forum)]
-    else:
-        already = {card.chat_id for card in posted}
-        targets = [(chat_id, False) for chat_id in admin_ids or [] if chat_id not in already]
-    for chat_id, is_forum in targets:
-        await _post_card(bot, session, grievance, unit, chat_id, is_forum, text, markup)
+        CaseCard.unit_id == unit.id if unit else CaseCard.unit_id.is_(None)).order_by(CaseCard.id)))
+    if unit is not None:  # one card per unit; after /inbox moved to another group, the card follows it
+        live = posted[-1] if posted else None
+        if live is not None and live.chat_id == unit.inbox_chat_id and not arrived:
+            await _edit_card(bot, live, text, markup)
+        else:
+            await _post_card(bot, session, grievance, unit, unit.inbox_chat_id, unit.inbox_is_forum, text, markup,
+                             live)
+        return
+    latest = {card.chat_id: card for card in posted}  # one card per admin
+    for chat_id in admin_ids or []:
+        live = latest.get(chat_id)
+        if live is not None and not arrived:
+            await _edit_card(bot, live, text, markup)
+            continue
+        try:
+            await _post_card(bot, session, grievance, None, chat_id, False, text, markup, live)
+        except TelegramError as error:  # one admin who never started the bot must not keep it from the others
+            log.warning("case %s: card not posted to an admin (%s)", grievance.id, type(error).__name__)
 
 
 async def _edit_card(bot: Bot, card: CaseCard, text: str, markup: InlineKeyboardMarkup | None) -> None:
@@ -152,23 +173,29 @@ async def _edit_card(bot: Bot, card: CaseCard, text: str, markup: InlineKeyboard
 
 
 async def _post_card(bot: Bot, session: AsyncSession, grievance: Grievance, unit: Unit | None, chat_id: int,
-                     is_forum: bool, text: str, markup: InlineKeyboardMarkup | None) -> None:
-    thread_id = None
-    if is_forum:
+                     is_forum: bool, text: str, markup: InlineKeyboardMarkup | None,
+                     replacing: CaseCard | None = None) -> None:
+    """Post a card and record it; `replacing`: the unit's (or that admin's) earlier card, whose record now
+    points to the new message (back in the same forum, in the case's own topic)."""
+    thread_id = replacing.thread_id if replacing is not None and replacing.chat_id == chat_id else None
+    if is_forum and thread_id is None:
         thread_id = (await bot.create_forum_topic(chat_id, grievance.code)).message_thread_id
     message = await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
                                      message_thread_id=thread_id)
-    session.add(CaseCard(grievance_id=grievance.id, unit_id=unit.id if unit else None, chat_id=chat_id,
-                         message_id=message.message_id, thread_id=thread_id))
+    if replacing is None:
+        session.add(CaseCard(grievance_id=grievance.id, unit_id=unit.id if unit else None, chat_id=chat_id,
+                             message_id=message.message_id, thread_id=thread_id))
+    else:
+        replacing.chat_id, replacing.message_id, replacing.thread_id = chat_id, message.message_id, thread_id
     await session.commit()
 
 
 async def current_card(session: AsyncSession, grievance: Grievance) -> CaseCard | None:
-    """The card where the case is held now (the first one, for a case the admins hold)."""
+    """The card where the case is held now (the last admin card, for a case the admins hold)."""
     return await session.scalar(select(CaseCard).where(
         CaseCard.grievance_id == grievance.id,
         CaseCard.unit_id == grievance.unit_id if grievance.unit_id else CaseCard.unit_id.is_(None))
-        .order_by(CaseCard.id).limit(1))
+        .order_by(CaseCard.id.desc()).limit(1))
 
 
 async def mark_moved(bot: Bot, session: AsyncSession, grievance: Grievance, from_unit_id: int | None,

@@ -72,17 +72,21 @@ async def send_private(bot: Bot, session: AsyncSession, chat_id: int, body: str,
 
 
 async def refresh_card(bot: Bot, session: AsyncSession, grievance: Grievance, tz: tzinfo,
-                       admin_ids: list[int]) -> None:
-    """Post or edit the case's card where it is held now; a failure is logged, never raised."""
+                       admin_ids: list[int], arrived: bool = False) -> None:
+    """Post or edit the case's card where it is held now (a new card when it has just arrived there); a
+    failure is logged, never raised."""
     try:
-        await cards.show_card(bot, session, grievance, tz, await officers.admin_telegram_ids(session, admin_ids))
+        await cards.show_card(bot, session, grievance, tz, await officers.admin_telegram_ids(session, admin_ids),
+                              arrived=arrived)
     except TelegramError as error:
         log.warning("case %s: card not updated (%s)", grievance.id, type(error).__name__)
 
 
-async def new_case(bot: Bot, session: AsyncSession, grievance: Grievance, tz: tzinfo, admin_ids: list[int]) -> None:
-    """A case was just committed: its card goes to the holding unit's inbox (or to every admin)."""
-    await refresh_card(bot, session, grievance, tz, admin_ids)
+async def new_case(bot: Bot, session: AsyncSession, grievance: Grievance, tz: tzinfo, admin_ids: list[int],
+                   arrived: bool = False) -> None:
+    """A case was just committed (or has just moved): its card goes to the holding unit's inbox (or to
+    every admin)."""
+    await refresh_card(bot, session, grievance, tz, admin_ids, arrived=arrived)
     if grievance.unit_id is None:
         await alert_admins(bot, session, admin_ids, "admin.case_without_inbox", code=grievance.code)
 
@@ -95,7 +99,7 @@ async def case_moved(bot: Bot, session: AsyncSession, grievance: Grievance, from
         await cards.mark_moved(bot, session, grievance, from_unit_id, tz)
     except TelegramError as error:
         log.warning("case %s: old card not marked (%s)", grievance.id, type(error).__name__)
-    await new_case(bot, session, grievance, tz, admin_ids)
+    await new_case(bot, session, grievance, tz, admin_ids, arrived=True)
     await tell_worker(bot, session, grievance, worker_key, due=when(grievance.resolve_due_at, tz))
 
 

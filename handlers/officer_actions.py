@@ -96,9 +96,16 @@ async def _checked_press(update: Update, context: BotContext) -> Press | None:
     return press
 
 
+async def _is_admin(context: BotContext, member: Member) -> bool:
+    return await officers.is_admin(context.db, member.telegram_id, context.settings.admin_ids)
+
+
 async def _may_act(context: BotContext, member: Member, grievance: Grievance) -> bool:
-    is_admin = await officers.is_admin(context.db, member.telegram_id, context.settings.admin_ids)
-    return await cases.can_act(context.db, member, grievance, is_admin)
+    return await cases.can_act(context.db, member, grievance, await _is_admin(context, member))
+
+
+async def _transfer_targets(context: BotContext, member: Member, grievance: Grievance) -> list[Unit]:
+    return await cases.transfer_targets(context.db, member, grievance, await _is_admin(context, member))
 
 
 async def on_claim(update: Update, context: BotContext, press: Press) -> None:
@@ -203,7 +210,7 @@ async def on_escalate_confirmed(update: Update, context: BotContext, press: Pres
 
 
 async def on_transfer(update: Update, context: BotContext, press: Press) -> None:
-    targets = await case_queries.transfer_targets(context.db, press.member, press.grievance)
+    targets = await _transfer_targets(context, press.member, press.grievance)
     if not targets:
         await ui.alert(update, context, t(press.language, "officers.no_transfer_targets"))
         return
@@ -220,7 +227,8 @@ async def on_transfer_to(update: Update, context: BotContext, press: Press) -> N
         await ui.alert(update, context, t(press.language, "input.stale_button"))
         return
     try:
-        moved = await cases.transfer(context.db, press.grievance, press.member, unit, utcnow(), context.settings.tz)
+        moved = await cases.transfer(context.db, press.grievance, press.member, unit, utcnow(), context.settings.tz,
+                                     is_admin=await _is_admin(context, press.member))
     except cases.CaseRefused as refused:
         await ui.alert(update, context, t(press.language, f"card.refused_{refused.reason}"))
         return
@@ -408,12 +416,13 @@ async def _transfer_by_code(context: BotContext, grievance: Grievance, member: M
     """A unit code typed instead of pressing a unit; returns what to tell the officer."""
     code = "".join(text.split()).upper()
     unit = await get_unit_by_code(context.db, code) if len(code) <= 32 else None
-    targets = await case_queries.transfer_targets(context.db, member, grievance)
+    targets = await _transfer_targets(context, member, grievance)
     if unit is None or unit.id not in {target.id for target in targets}:
         context.user_data[PENDING] = pending  # they may type another code
         return t(language, "officers.transfer_unknown_unit", code=escape(code[:32]))
     try:
-        moved = await cases.transfer(context.db, grievance, member, unit, utcnow(), context.settings.tz)
+        moved = await cases.transfer(context.db, grievance, member, unit, utcnow(), context.settings.tz,
+                                     is_admin=await _is_admin(context, member))
     except cases.CaseRefused as refused:
         return t(language, f"card.refused_{refused.reason}")
     await notify.case_moved(context.bot, context.db, grievance, moved.from_unit_id, context.settings.tz,

@@ -438,7 +438,8 @@ async def _post_to_unit_card(context: BotContext, grievance: Grievance, unit_id:
     """A message under the card the case left behind (the officers who resolved it hear the verdict)."""
     card = await context.db.scalar(select(CaseCard).where(
         CaseCard.grievance_id == grievance.id,
-        CaseCard.unit_id == unit_id if unit_id else CaseCard.unit_id.is_(None)).order_by(CaseCard.id).limit(1))
+        CaseCard.unit_id == unit_id if unit_id else CaseCard.unit_id.is_(None)).order_by(CaseCard.id.desc())
+        .limit(1))
     if card is None:
         return
     try:

@@ -105,20 +105,20 @@ async def test_timeline_pairs_messages_with_events_and_hides_identity(session):
 
 async def test_transfer_targets_and_escalation_target(session):
     grievance, worker, grassroots, ward, hcm = await world(session)
-    targets = {u.code for u in await case_queries.transfer_targets(session, ward, grievance)}
+    targets = {u.code for u in await cases.transfer_targets(session, ward, grievance)}
     assert targets == {"CDP-LONGBIEN", "LDLD-HN"}  # its own unit and its parent; grassroots holds it now
     assert (await case_queries.escalation_target(session, grievance)).code == "CDP-LONGBIEN"
     await session.execute(update(Unit).where(Unit.code == "CDP-LONGBIEN").values(inbox_chat_id=None))
     await session.commit()
     assert (await case_queries.escalation_target(session, grievance)).code == "LDLD-HN"
-    assert {u.code for u in await case_queries.transfer_targets(session, ward, grievance)} == {"LDLD-HN"}
-    assert await case_queries.transfer_targets(session, worker, grievance) == []
+    assert {u.code for u in await cases.transfer_targets(session, ward, grievance)} == {"LDLD-HN"}
+    assert await cases.transfer_targets(session, worker, grievance) == []
 
 
 async def test_confidential_cases_have_no_grassroots_targets(session):
     grievance, _, _, ward, _ = await world(session, identity="confidential")
     assert grievance.unit_id == (await unit(session, "CDP-LONGBIEN")).id
-    assert all(u.level < 4 for u in await case_queries.transfer_targets(session, ward, grievance))
+    assert all(u.level < 4 for u in await cases.transfer_targets(session, ward, grievance))
 
 
 async def test_attachments_in_order(session):

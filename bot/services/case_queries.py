@@ -214,24 +214,6 @@ class _Names:
 
 # ----- transfers and views -----
 
-async def transfer_targets(session: AsyncSession, member: Member, grievance: Grievance) -> list[Unit]:
-    """Units the officer may hand this case to: their units' subtrees and their units' parents, with an
-    inbox, not the unit holding it now, never grassroots for a confidential case (as cases.transfer checks)."""
-    allowed: set[int] = set()
-    for unit_id in await officer_unit_ids(session, member.id):
-        allowed |= await subtree_ids(session, unit_id)
-        own = await session.get(Unit, unit_id)
-        if own is not None and own.parent_id is not None:
-            allowed.add(own.parent_id)
-    allowed.discard(grievance.unit_id)  # type: ignore[arg-type]
-    if not allowed:
-        return []
-    query = select(Unit).where(Unit.id.in_(allowed), Unit.inbox_chat_id.is_not(None))
-    if grievance.identity == "confidential":
-        query = query.where(Unit.level < case_views.GRASSROOTS_LEVEL)
-    return list(await session.scalars(query.order_by(Unit.level, Unit.code)))
-
-
 def page_of(items: list, page: int, per_page: int) -> tuple[list, int, int]:  # type: ignore[type-arg]
     """(the page's items, the clamped page, the number of pages)."""
     pages = max(1, -(-len(items) // per_page))

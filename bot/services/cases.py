@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit, sla
+from bot.services.case_views import GRASSROOTS_LEVEL
 from bot.services.units import subtree_ids, unit_path
 from db.models import (
     CaseStatus,
@@ -143,22 +144,49 @@ async def escalate(session: AsyncSession, grievance: Grievance, actor: str, now:
     return await _move(session, grievance, target, actor, "escalated", now, tz, reason, sla_config)
 
 
-async def transfer(session: AsyncSession, grievance: Grievance, officer: Member, target: Unit, now: datetime,
-                   tz: ZoneInfo, sla_config: sla.SlaConfig | None = None) -> Moved:
-    """Hand the case to a unit in the officer's subtree or to the parent of one of their units."""
-    _open(grievance)
+async def transfer_scope(session: AsyncSession, member: Member, is_admin: bool = False) -> set[int] | None:
+    """The units this person may hand a case to: their units' subtrees and their units' parents; None for
+    the admins, who may hand a case to any unit (e.g. one that reached nobody else)."""
+    if is_admin:
+        return None
     allowed: set[int] = set()
-    for unit_id in await officer_unit_ids(session, officer.id):
+    for unit_id in await officer_unit_ids(session, member.id):
         allowed |= await subtree_ids(session, unit_id)
         own = await session.get(Unit, unit_id)
         if own is not None and own.parent_id is not None:
             allowed.add(own.parent_id)
-    if target.id not in allowed:
+    return allowed
+
+
+async def transfer_targets(session: AsyncSession, member: Member, grievance: Grievance,
+                           is_admin: bool = False) -> list[Unit]:
+    """Units this case may go to now, as `transfer` checks: in scope, with an inbox, not where it is,
+    never grassroots for a confidential case."""
+    scope = await transfer_scope(session, member, is_admin)
+    query = select(Unit).where(Unit.inbox_chat_id.is_not(None))
+    if scope is not None:
+        query = query.where(Unit.id.in_(scope or {-1}))
+    if grievance.unit_id is not None:
+        query = query.where(Unit.id != grievance.unit_id)
+    if grievance.identity == "confidential":
+        query = query.where(Unit.level < GRASSROOTS_LEVEL)
+    return list(await session.scalars(query.order_by(Unit.level, Unit.code)))
+
+
+async def transfer(session: AsyncSession, grievance: Grievance, officer: Member, target: Unit, now: datetime,
+                   tz: ZoneInfo, sla_config: sla.SlaConfig | None = None, is_admin: bool = False) -> Moved:
+    """Hand the case to a unit in the officer's subtree or to the parent of one of their units (admins: to
+    any unit with an inbox). A confidential case never goes to a grassroots union."""
+    _open(grievance)
+    scope = await transfer_scope(session, officer, is_admin)
+    if scope is not None and target.id not in scope:
         raise CaseRefused("outside_subtree")
-    if grievance.identity == "confidential" and target.level == 4:
+    if grievance.identity == "confidential" and target.level >= GRASSROOTS_LEVEL:
         raise CaseRefused("confidential_to_grassroots")
     if target.inbox_chat_id is None:
         raise CaseRefused("no_inbox")
+    if target.id == grievance.unit_id:  # only forged data gets here; a move would restart the clock
+        raise CaseRefused("unknown_action")
     return await _move(session, grievance, target, audit.member_actor(officer.id), "transferred", now, tz, None,
                        sla_config)
 

@@ -74,6 +74,14 @@ def group_size_from_button(label: str) -> int | None:
     return dict(GROUP_SIZES).get(label)
 
 
+def group_size_label(size: int | None) -> str | None:
+    """A stored group size as officers read it: the range of the button the worker picked (stored as the
+    range's top, 201 for "200+"), else the number typed. A typed 10, 50 or 200 reads as its range too."""
+    if size is None:
+        return None
+    return {value: label for label, value in GROUP_SIZES}.get(size, str(size))
+
+
 def add_attachment(draft: dict[str, Any], file_id: str, kind: str, size: int | None) -> Problem | None:
     """Keep a file the worker sent, unless it is too big or there are already enough."""
     if kind not in ATTACHMENT_KINDS:
