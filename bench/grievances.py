@@ -4,8 +4,8 @@ as a person would, against the bare PTB echo bot under the same number of update
 Every simulated worker is a member who finished onboarding (written to the database before the run, so
 only intake is measured) at one of the demo workplaces; every demo unit has an inbox group, so each case
 also posts its card there, as it would in production. A worker: /report → category → scope → text →
-no attachments → own workplace → (add my voice, if offered: no) → identity → (urgent? no) → submit → the
-acknowledgement with the case code. Prints cases/s, updates/s, p50/p99 per step and the ratio to the
+no attachments → own workplace → (add my voice, if offered: no) → identity → (urgent? no) → submit → (answers that may
+help, if offered: send anyway) → the acknowledgement with the case code. Prints cases/s, updates/s, p50/p99 per step and the ratio to the
 echo bot, on SQLite and on a throwaway PostgreSQL cluster, over interleaved rounds (median shown).
 
     .venv/bin/python bench/grievances.py [--workers 50] [--rounds 3] [--database-url URL]
@@ -146,7 +146,10 @@ async def worker_intake(emulator: BotApiEmulator, index: int, latencies: list, p
                          lambda m: offers("rep:submit")(m) or offers("rep:urg:")(m))
     if offers("rep:urg:")(message):
         message = await step("urgent?", press(message, "rep:urg:no"), offers("rep:submit"))
-    await step("submit", press(message, "rep:submit"), lambda m: "PA-" in (m.get("text") or ""))
+    acknowledged = lambda m: "PA-" in (m.get("text") or "")  # noqa: E731
+    message = await step("submit", press(message, "rep:submit"), lambda m: acknowledged(m) or offers("rep:faq:")(m))
+    if not acknowledged(message):  # answers that may already help were offered first: send anyway
+        await step("send anyway", press(message, "rep:submit"), acknowledged)
 
 
 # ----- the run -----
