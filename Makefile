@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean bench
+.PHONY: run sandbox test lint install clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +14,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Without BOT_TOKEN (in .env or the environment) this starts the sandbox: open http://127.0.0.1:8080.
 run: $(STAMP)
 	$(BIN)/congdoan run
+
+# The sandbox even when a token is set; `make sandbox ARGS=--fresh` starts over from the demo data.
+sandbox: $(STAMP)
+	$(BIN)/congdoan sandbox $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)

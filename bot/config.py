@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     tz_name: str = "Asia/Ho_Chi_Minh"
     broadcast_rate: float = 25.0
     paid_broadcast: bool = False
+    retention_days: int = 730  # personal data of cases closed longer ago is erased (Law 91/2025)
+    cases_per_day: int = 5  # new cases a member may raise per day (Asia/Ho_Chi_Minh)
 
     @field_validator("bot_token", "webhook_url", "webhook_secret", mode="before")
     @classmethod
@@ -85,6 +87,20 @@ class Settings(BaseSettings):
     def _positive_rate(cls, value: float) -> float:
         if value <= 0:
             raise ValueError("must be a positive number of messages per second")
+        return value
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention_floor(cls, value: int) -> int:
+        if value < 30:
+            raise ValueError("must be at least 30 days (cases need time to close and be checked)")
+        return value
+
+    @field_validator("cases_per_day")
+    @classmethod
+    def _positive_limit(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
         return value
 
     @cached_property

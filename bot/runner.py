@@ -18,7 +18,8 @@ from bot.i18n import t
 from bot.services import library
 from bot.webhook import make_webhook_app, webhook_path
 from db.migrate import upgrade_database
-from handlers import PRIVATE_COMMANDS, contest_jobs, sla_jobs
+from handlers import PRIVATE_COMMANDS, broadcast_jobs, contest_jobs, digest_jobs, sla_jobs, survey_jobs
+from handlers.privacy import start_retention
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ async def on_startup(application: Application) -> None:  # type: ignore[type-arg
         await application.bot.set_my_commands(commands, language_code=None if language == "vi" else language)
     sla_jobs.start(application)
     await contest_jobs.start(application)  # contest rounds open and close on schedule, rebuilt from the DB
+    await survey_jobs.start(application)  # surveys close on time and summaries go out, rebuilt from the DB
+    digest_jobs.start(application)  # Monday 08:00 digests; digest_log says which weeks went out
+    await broadcast_jobs.start(application)  # broadcast timers and unfinished runs, rebuilt from the DB
+    start_retention(application)  # daily: personal data of cases closed > RETENTION_DAYS erased
 
 
 def run(settings: Settings) -> None:

@@ -623,3 +623,188 @@ class ConsultationComment(Base):
     language: Mapped[str] = mapped_column(String(2), default="vi")
     province_code: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ----- surveys (issue 5) -----
+
+class Survey(Base):
+    """A survey from content/surveys/<slug>.yaml (or loaded by an admin). The questions are copied in, so
+    responses keep their meaning whatever happens to the file later. Open while opens_at <= now < closes_at
+    and closed_at is unset; closed_at is set once, when the close job ran (then the summary goes out)."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(48), unique=True)
+    title: Mapped[dict[str, Any]]
+    intro: Mapped[dict[str, Any]]
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=True)
+    questions: Mapped[list[Any]] = mapped_column(JSON)
+    opens_at: Mapped[datetime] = mapped_column(index=True)
+    closes_at: Mapped[datetime] = mapped_column(index=True)
+    closed_at: Mapped[datetime | None]
+    loaded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SurveyProgress(Base):
+    """A member's answers so far, one question at a time, so a restart loses nothing. Deleted in the same
+    transaction that stores the finished response (for an anonymous survey the link ends there)."""
+
+    __tablename__ = "survey_progress"
+    __table_args__ = (UniqueConstraint("survey_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    current: Mapped[str | None] = mapped_column(String(16))  # the question awaiting an answer
+    answers: Mapped[dict[str, Any]]
+    selected: Mapped[list[Any]] = mapped_column(JSON)  # toggled options of the current multiple-choice question
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SurveyParticipation(Base):
+    """That a member answered a survey (never what): one per member and survey, which is what prevents a
+    second response, and who gets the summary after closing. For anonymous surveys `at` is only the day."""
+
+    __tablename__ = "survey_participations"
+    __table_args__ = (UniqueConstraint("survey_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    summary_sent_at: Mapped[datetime | None]
+
+
+class SurveyResponse(Base):
+    """One finished response. Anonymous surveys: no member, no time, and a random id (so neither a column nor
+    the insertion order ties it to a participation row); the province, sector and grassroots unit at answering
+    time are kept for results per group."""
+
+    __tablename__ = "survey_responses"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    province_code: Mapped[int | None] = mapped_column(Integer)
+    sector: Mapped[str | None] = mapped_column(String(32))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    language: Mapped[str] = mapped_column(String(2), default="vi")
+    answers: Mapped[dict[str, Any]]
+    submitted_at: Mapped[datetime | None]
+
+
+# ----- data-protection rights, limits and muting (issue 7) -----
+
+class DataErasure(Base):
+    """A record that personal data was erased: a member's (/forgetme) or a case's (/forgetme, retention).
+    Holds ids and the reason only; it is the proof of erasure and keeps the retention job from redoing it."""
+
+    __tablename__ = "data_erasures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    grievance_id: Mapped[int | None] = mapped_column(ForeignKey("grievances.id", ondelete="CASCADE"), unique=True)
+    reason: Mapped[str] = mapped_column(String(16))  # forgetme | retention
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MemberMute(Base):
+    """An account an admin muted for abuse: its updates get one short answer and nothing else. Keyed by the
+    Telegram id, so erasing the member (/forgetme) does not lift it."""
+
+    __tablename__ = "member_mutes"
+
+    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    muted_by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ----- weekly digest (issue 7) -----
+
+class DigestLog(Base):
+    """The weekly digest of a unit's inbox: one row per unit and week (its Monday, local date), written
+    before the digest is sent, so a restart neither repeats nor skips a week; sent_at once it went out."""
+
+    __tablename__ = "digest_log"
+    __table_args__ = (UniqueConstraint("unit_id", "week"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    week: Mapped[str] = mapped_column(String(10))  # ISO date of the week's Monday, e.g. 2026-11-23
+    claimed_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+# ----- broadcasts (issue 5): composer, schedules, per-recipient deliveries, topic opt-outs -----
+
+class TopicOptOut(Base):
+    """A member who does not want broadcasts of a topic (news | quizzes | surveys)."""
+
+    __tablename__ = "topic_optouts"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True,
+                                           autoincrement=False)
+    topic: Mapped[str] = mapped_column(String(16), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Broadcast(Base):
+    """A message composed once and sent now, at a date and time, or on a recurrence. `content`, `audience`
+    and `schedule` are small JSON documents (see bot/services/broadcasts.py); next_run_at is the next time
+    a run starts, already moved out of the quiet hours."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    composer_chat_id: Mapped[int] = mapped_column(BigInteger)
+    composer_language: Mapped[str] = mapped_column(String(2), default="vi")
+    scope_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))  # None: an admin's broadcast
+    topic: Mapped[str] = mapped_column(String(16))
+    content: Mapped[dict[str, Any]]
+    audience: Mapped[dict[str, Any]]
+    schedule: Mapped[dict[str, Any]]
+    quiet_start: Mapped[int] = mapped_column(Integer, default=21 * 60)  # minutes after local midnight
+    quiet_end: Mapped[int] = mapped_column(Integer, default=7 * 60)
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)  # active|paused|cancelled|finished
+    next_run_at: Mapped[datetime | None] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class BroadcastRun(Base):
+    """One sending of a broadcast (a recurring one has one per occurrence) and its audience snapshot."""
+
+    __tablename__ = "broadcast_runs"
+    __table_args__ = (UniqueConstraint("broadcast_id", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True)
+    due_at: Mapped[datetime]
+    not_before: Mapped[datetime | None]  # deferred past the quiet hours
+    status: Mapped[str] = mapped_column(String(16), default="running", index=True)  # running|done|cancelled
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class BroadcastDelivery(Base):
+    """One recipient of a run: pending, then sent | blocked | failed | skipped (opted out or erased since)."""
+
+    __tablename__ = "broadcast_deliveries"
+    # (run_id, status, id): the sender reads a run's pending rows in id order, page after page.
+    __table_args__ = (UniqueConstraint("run_id", "member_id"), Index("ix_broadcast_deliveries_run_status",
+                                                                     "run_id", "status", "id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("broadcast_runs.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(32))

@@ -9,6 +9,9 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from handlers import (
     admin,
     admin_contests,
+    admin_units,
+    broadcast,
+    chat_members,
     consultations,
     engagement,
     errors,
@@ -19,12 +22,16 @@ from handlers import (
     intake,
     joining,
     learn,
+    limits,
     menu,
     officer_actions,
     officer_cases,
+    privacy,
     profile,
     quiz,
     recognition,
+    reports,
+    survey,
     ui,
     worker_cases,
 )
@@ -33,8 +40,8 @@ if TYPE_CHECKING:
     from telegram.ext import Application
 
 # Commands offered in the private chat, in the order Telegram's menu shows them.
-PRIVATE_COMMANDS = ("start", "menu", "learn", "quiz", "report", "mycases", "idea", "nominate", "gopy", "settings",
-                    "help", "cancel")
+PRIVATE_COMMANDS = ("start", "menu", "learn", "quiz", "report", "mycases", "idea", "nominate", "gopy", "survey",
+                    "settings", "mydata", "forgetme", "help", "cancel")
 
 
 def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
@@ -46,6 +53,15 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
         CommandHandler("help", menu.show_help, filters=private),
         CommandHandler("cancel", menu.cancel, filters=private),
     ]
+    for handler in broadcast.handlers():  # /broadcast, its draft's typed input, stop buttons, topic settings
+        application.add_handler(handler, group=-6)
+    for handler in limits.handlers():  # muted accounts and bursts stop here, before anything else
+        application.add_handler(handler, group=limits.GATE_GROUP)
+    # /mydata, /forgetme, the units section of /admin, the bot leaving a group: they stop what they handle.
+    for handler in [*privacy.handlers(), *admin_units.handlers(), *chat_members.handlers()]:
+        application.add_handler(handler, group=-7)
+    for handler in survey.handlers():  # /survey, its buttons, and a typed answer while one is awaited
+        application.add_handler(handler, group=-5)
     for handler in quiz.handlers():  # quizzes and contests, and the typed tiebreak number
         application.add_handler(handler, group=-4)
     # Joining, ideas, nominations, consultations: each handler stops the update when it acts.
@@ -72,6 +88,8 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
     application.add_handler(CallbackQueryHandler(officer_cases.on_button, pattern=r"^cases:"))
     application.add_handler(CommandHandler("admin", admin.show_hub, filters=private))
     for handler in admin_contests.handlers():
+        application.add_handler(handler)
+    for handler in reports.handlers():  # /reports and the reports section of /admin
         application.add_handler(handler)
     application.add_handler(MessageHandler(filters.COMMAND & groups, fallbacks.command_in_group))
     application.add_handler(MessageHandler(filters.COMMAND & private, fallbacks.unknown_command))

@@ -13,6 +13,10 @@ from handlers.context import BotContext, current_member
 # (catalog key of the button, callback data handled by the feature's own CallbackQueryHandler)
 ADMIN_SECTIONS: list[tuple[str, str]] = [
     ("admin.section_contests", "adm:ct:list"),
+    ("units.section", "adm:un:top:0"),  # handlers/admin_units.py
+    ("admin.section_broadcasts", "bc:adm:list"),
+    ("admin.section_surveys", "adm:sv:list"),
+    ("admin.section_reports", "adm:rpt"),
 ]
 
 

@@ -61,7 +61,7 @@ async def on_button(update: Update, context: BotContext) -> None:
         await _send(update, context, member, parts[2])
         raise ApplicationHandlerStop
     consultation = await context.db.get(Consultation, int(parts[2])) \
-        if len(parts) == 3 and parts[1] in ("v", "c") and parts[2].isdigit() else None
+        if len(parts) == 3 and parts[1] in ("v", "c") and parts[2].isdecimal() and len(parts[2]) <= 9 else None  # not "²"
     if consultation is None or not await consultations.in_audience(context.db, member, consultation):
         await ui.alert(update, context, t(member.language, "input.stale_button"))
         raise ApplicationHandlerStop

@@ -196,7 +196,8 @@ async def on_button(update: Update, context: BotContext) -> None:
 
 async def _ask_answer(update: Update, context: BotContext, member: Member, raw_id: str) -> None:
     """The Answer button under a union reply: only the author, only while the idea is open."""
-    idea = await context.db.get(Idea, int(raw_id)) if raw_id.isdigit() else None
+    # forged data: "²".isdigit() is true but int() refuses it; more than 9 digits overflow an INTEGER id
+    idea = await context.db.get(Idea, int(raw_id)) if raw_id.isdecimal() and len(raw_id) <= 9 else None
     if idea is None or idea.member_id != member.id:
         await ui.alert(update, context, t(member.language, "input.stale_button"))
         return

@@ -25,7 +25,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.i18n import t
-from bot.services import grievances, members, provinces, workplaces
+from bot.services import grievances, limits, members, provinces, workplaces
 from bot.services import intake as drafts
 from bot.services.categories import all_categories, get_category, is_emergency
 from bot.text import escape
@@ -58,6 +58,8 @@ async def start(update: Update, context: BotContext) -> str | int:
         return END
     if not _may_report(member):
         await ui.send(update, t(member.language, "intake.needs_profile"), ui.main_menu(member.language))
+        return END
+    if not await _under_daily_limit(update, context, member):
         return END
     draft = _draft(context)
     if draft is not None and draft.get("step"):
@@ -120,6 +122,16 @@ async def _lost(update: Update, context: BotContext, member: Member | None) -> i
 
 def _may_report(member: Member) -> bool:
     return member.onboarded_at is not None and not members.needs_consent(member)
+
+
+async def _under_daily_limit(update: Update, context: BotContext, member: Member) -> bool:
+    """At most CASES_PER_DAY new cases a day per member (bot/services/limits.py); refused politely."""
+    per_day = context.settings.cases_per_day
+    if await limits.may_open_case(context.db, member.id, utcnow(), context.settings.tz, per_day):
+        return True
+    await ui.acknowledge(update, context)
+    await ui.send(update, t(member.language, "limits.cases_per_day", limit=per_day), ui.main_menu(member.language))
+    return False
 
 
 def _draft(context: BotContext) -> dict[str, Any] | None:
@@ -656,6 +668,8 @@ async def on_submit(update: Update, context: BotContext) -> str | int:
     if missing:  # only a forged press can get here; ask what is missing
         await ui.alert(update, context, t(member.language, "intake.incomplete"))
         return await _ask(EDITABLE[missing[0]], update, context, member, draft)
+    if not await _under_daily_limit(update, context, member):  # the draft stays for tomorrow
+        return REVIEW
     if await learn.offer_answers(update, context, member, draft):  # once per draft; "continue" is rep:submit
         return REVIEW
     settings = context.settings

@@ -24,7 +24,7 @@ from bot.services import members, officers, provinces, workplaces
 from bot.services.sectors import all_sectors, get_sector
 from bot.text import escape, nfc
 from db.models import Member, UnionStatus, Workplace
-from handlers import joining, ui
+from handlers import joining, privacy, ui
 from handlers.context import BotContext, current_member, identity_of
 
 LANGUAGE, CONSENT, PROVINCE, SECTOR, WORKPLACE, WORKPLACE_NAME, WORKPLACE_PROVINCE, MEMBERSHIP, SETTINGS = (
@@ -329,6 +329,8 @@ async def show_settings(update: Update, context: BotContext, member: Member) -> 
             rows.append([(t(lang, "join.button"), joining.ASK)])
     else:
         rows.append([(t(lang, "settings.give_consent"), "set:consent")])
+    rows.append([(t(lang, "settings.topics"), "bc:topics")])  # handlers/broadcast.py: news, quizzes, surveys
+    rows += privacy.settings_rows(lang)  # /mydata and /forgetme (handlers/privacy.py)
     rows.append([(t(lang, "settings.close"), "set:close")])
     await ui.present(update, context, await _profile_summary(context, member), ui.buttons(rows))
     return SETTINGS

@@ -150,7 +150,7 @@ async def on_practice_answer(update: Update, context: BotContext) -> None:
     fields = _parse(update.callback_query.data, "quiz:a:", 3)
     state = context.user_data.get(PRACTICE)
     quiz = library(context).quizzes.get(state["slug"]) if state else None
-    if fields is None or quiz is None or fields[0] != state["run"] or not all(f.isdigit() for f in fields[1:]):
+    if fields is None or quiz is None or fields[0] != state["run"] or not all(f.isdecimal() and len(f) <= 9 for f in fields[1:]):
         await ui.alert(update, context, t(lang, "input.stale_button"))
         return
     position, chosen = int(fields[1]), int(fields[2])
@@ -201,7 +201,7 @@ async def on_contest_button(update: Update, context: BotContext) -> None:
     data = update.callback_query.data
     action, _, rest = data.removeprefix("ct:").partition(":")
     fields = rest.split(":") if rest else []
-    if not all(f.isdigit() for f in fields):
+    if not all(f.isdecimal() and len(f) <= 9 for f in fields):  # forged: "²", or past an INTEGER id
         await ui.alert(update, context, t(member.language, "input.stale_button"))
         return
     numbers = [int(f) for f in fields]

@@ -91,7 +91,7 @@ async def show_list(update: Update, context: BotContext) -> None:
 async def on_list_page(update: Update, context: BotContext) -> None:
     raw = update.callback_query.data.removeprefix("wcp:")
     member = await current_member(update, context)
-    await _present_list(update, context, member, int(raw) if raw.isdigit() else 0)
+    await _present_list(update, context, member, int(raw) if raw.isdecimal() and len(raw) <= 4 else 0)
     raise ApplicationHandlerStop
 
 
@@ -142,7 +142,9 @@ async def on_case(update: Update, context: BotContext) -> None:
 async def _own_case_from(update: Update, context: BotContext, member: Member, prefix: str) -> Grievance | None:
     """The case a button names, if it is the presser's own; a polite alert otherwise (forged or stale)."""
     raw = update.callback_query.data.removeprefix(prefix).split(":")[0]
-    grievance = await worker_views.own_case(context.db, member.id, int(raw)) if raw.isdigit() else None
+    # forged data: "²".isdigit() is true but int() refuses it; more than 9 digits overflow an INTEGER id
+    valid = raw.isdecimal() and len(raw) <= 9
+    grievance = await worker_views.own_case(context.db, member.id, int(raw)) if valid else None
     if grievance is None:
         await ui.alert(update, context, t(member.language, "input.stale_button"))
     return grievance

@@ -1,1 +1,2 @@
-"""The sandbox: a Bot API emulator (and, later, the browser chat page) for running the bot without Telegram."""
+"""The sandbox: a Bot API emulator, the browser chat page (sandbox/web/) and their assembly (sandbox/app.py), for
+running the real bot without Telegram."""

@@ -14,7 +14,7 @@ from bot.i18n import LANGUAGES, all_keys, catalog_path, duplicate_keys, load_cat
 
 def check_all() -> list[str]:
     return [*check_catalogs(), *check_sectors(), *check_demo_units(), *check_categories(), *check_routing(),
-            *check_sla(), *check_canned_replies(), *check_quizzes(),
+            *check_sla(), *check_canned_replies(), *check_quizzes(), *check_surveys(),
             *check_library()]
 
 
@@ -24,6 +24,12 @@ def check_library(content_dir: Path = CONTENT_DIR) -> list[str]:
     from bot.services.library import check_content
 
     return [str(problem) for problem in check_content(content_dir)]
+
+def check_surveys() -> list[str]:
+    from bot.services.surveys import check_files
+
+    return check_files()
+
 
 def check_quizzes() -> list[str]:
     from bot.services.quizzes import check_files
