@@ -102,7 +102,7 @@ async def _list(update: Update, context: BotContext, member: Member) -> tuple[st
 async def on_open(update: Update, context: BotContext) -> None:
     member = await current_member(update, context)
     raw = update.callback_query.data.removeprefix("survey:open:")
-    if not raw.isdigit():
+    if not ui.is_id(raw):
         await ui.alert(update, context, t(member.language, "input.stale_button"))
         return
     if not surveys.may_take_part(member):
@@ -133,7 +133,7 @@ async def on_button(update: Update, context: BotContext) -> None:
         await _results(update, context, member, action, fields)
         return
     shapes = {"a": 3, "t": 3, "d": 2, "s": 2}
-    if action not in shapes or len(fields) != shapes[action] or not fields[0].isdigit():
+    if action not in shapes or len(fields) != shapes[action] or not ui.is_id(fields[0]):
         await ui.alert(update, context, t(lang, "input.stale_button"))
         return
     survey_id, question_id, now = int(fields[0]), fields[1], utcnow()
@@ -267,7 +267,7 @@ async def _results(update: Update, context: BotContext, member: Member, action: 
     if action == "r":
         await ui.present(update, context, *await _results_list(context, lang))
         return
-    survey = await context.db.get(Survey, int(fields[0])) if len(fields) == 1 and fields[0].isdigit() else None
+    survey = await context.db.get(Survey, int(fields[0])) if len(fields) == 1 and ui.is_id(fields[0]) else None
     if survey is None:
         await ui.alert(update, context, t(lang, "input.stale_button"))
         return
@@ -304,13 +304,13 @@ async def on_admin(update: Update, context: BotContext) -> None:
         return
     action, _, raw = update.callback_query.data.removeprefix("adm:sv:").partition(":")
     now = utcnow()
-    if action == "open" and raw.isdigit():
+    if action == "open" and ui.is_id(raw):
         survey = await surveys.open_now(context.db, int(raw), now)
         if survey is None:
             await ui.alert(update, context, t(lang, "survey.admin_unchanged"))
             return
         survey_jobs.schedule_survey(context.application, survey, now)
-    elif action == "close" and raw.isdigit():
+    elif action == "close" and ui.is_id(raw):
         if not await survey_jobs.close_in_background(context.application, int(raw), now):
             await ui.alert(update, context, t(lang, "survey.admin_unchanged"))
             return

@@ -126,3 +126,9 @@ async def alert(update: Update, context: BotContext, text: str) -> None:
 
 def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
+
+
+def is_id(raw: str) -> bool:
+    """Callback data is forgeable: "²".isdigit() is true but int() refuses it, and more than 9 digits
+    overflow an INTEGER id. An id is 1–9 ASCII digits."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 9

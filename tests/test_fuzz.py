@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +25,8 @@ from tests.support.harness import TOKEN, Harness
 from tests.transcripts.conftest import emulator, harness  # noqa: F401 - the transcript fixtures
 
 CALLBACK_PREFIXES = ("case:", "rep:", "learn:", "quiz:", "wans:", "wout:", "adm:", "inbox:", "rpt:", "cases:",
-                     "lang:", "prov:", "ct:", "adm:ct:", "adm:rpt", "rep:cat:", "rep:go:", "rep:scope:")
+                     "lang:", "prov:", "ct:", "adm:ct:", "adm:rpt", "rep:cat:", "rep:go:", "rep:scope:", "sv:",
+                     "survey:")
 COMMANDS = ("/start", "/menu", "/help", "/cancel", "/report", "/reports", "/mycases", "/cases", "/case",
             "/learn", "/quiz", "/settings", "/admin", "/inbox", "/idea", "/nominate", "/gopy", "/start officer-",
             "/start w-", "/case PA-2611-")
@@ -262,7 +265,10 @@ class ErrorCounter(logging.Handler):
         described = []
         for record in self.records:
             error = record.exc_info[1] if record.exc_info else None
-            described.append(f"{record.name}: {record.getMessage()} {type(error).__name__ if error else ''} "
+            where = [f"{Path(frame.filename).name}:{frame.lineno}" for frame in
+                     traceback.extract_tb(record.exc_info[2] if record.exc_info else None)
+                     if "site-packages" not in frame.filename][-2:]
+            described.append(f"{record.name}: {record.getMessage()} at {' < '.join(reversed(where))}: "
                              f"{error!r}"[:300])
         return described
 
@@ -347,7 +353,7 @@ async def test_a_flood_of_commands_in_a_group_does_not_stall_private_chats(harne
 # engagement.py, consultations.py and ideas.py.
 FORGED_NUMBER_PREFIXES = ("wans:", "wout:", "wcase:", "ct:lb:", "ct:lb:1:", "ct:r:", "ct:a:1:", "jr:ok:", "ic:acc:",
                           "ec:ok:", "gy:c:", "gy:v:", "idea:ans:", "quiz:a:1:", "cases:open:", "case:claim:", "inbox:",
-                          "rpt:u:", "learn:fb:")
+                          "rpt:u:", "learn:fb:", "survey:open:", "sv:d:", "sv:s:")
 FORGED_NUMBERS = ("²", "²:1", "1:²", "7205333796", "7205333796:1", "9" * 30)
 
 
