@@ -22,7 +22,7 @@ from bot.services import contests, quizzes
 from bot.text import escape
 from db.models import ContestRound
 from db.types import utcnow
-from handlers import notify, ui
+from handlers import jobs, notify, ui
 from handlers.context import BotContext
 from handlers.quiz import BOARDS
 
@@ -34,16 +34,9 @@ LOCK = "contest_lock"
 
 
 async def start(application: Application, tick: timedelta = TICK_EVERY) -> None:  # type: ignore[type-arg]
-    queue = application.job_queue
-    if queue is None:
-        log.warning("no job queue (APScheduler missing): contest rounds do not open or close by themselves")
+    # The first tick comes soon after a start: work a restart left undone goes out without waiting.
+    if not jobs.start_tick(application, TICK_NAME, _tick_job, tick, LOCK):
         return
-    application.bot_data.setdefault(LOCK, asyncio.Lock())
-    for job in queue.get_jobs_by_name(TICK_NAME):
-        job.schedule_removal()
-    # The first tick comes soon after a start: results a restart left unsent go out without waiting.
-    queue.run_repeating(_tick_job, interval=tick, first=5, name=TICK_NAME,
-                        job_kwargs={"max_instances": 1, "coalesce": True})
     await schedule_rounds(application)
 
 

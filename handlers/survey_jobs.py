@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.services import survey_results, surveys
 from db.models import Survey
 from db.types import utcnow
-from handlers import notify
+from handlers import jobs, notify
 from handlers.context import BotContext
 
 log = logging.getLogger(__name__)
@@ -32,15 +32,9 @@ LOCK = "survey_lock"
 
 
 async def start(application: Application, tick: timedelta = TICK_EVERY) -> None:  # type: ignore[type-arg]
-    queue = application.job_queue
-    if queue is None:
-        log.warning("no job queue (APScheduler missing): surveys do not close by themselves")
+    # The first tick comes soon after a start: work a restart left undone goes out without waiting.
+    if not jobs.start_tick(application, TICK_NAME, _tick_job, tick, LOCK):
         return
-    application.bot_data.setdefault(LOCK, asyncio.Lock())
-    for job in queue.get_jobs_by_name(TICK_NAME):
-        job.schedule_removal()
-    queue.run_repeating(_tick_job, interval=tick, first=5, name=TICK_NAME,
-                        job_kwargs={"max_instances": 1, "coalesce": True})
     factory: async_sessionmaker[AsyncSession] = application.bot_data["session_factory"]
     async with factory() as session:
         pending = await surveys.unclosed(session)
