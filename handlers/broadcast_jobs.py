@@ -364,7 +364,11 @@ class _Delivery:
                 log.info("broadcast run %s: delivery %s refused (%s)", self.run_id, recipient.delivery_id,
                          type(error).__name__)
                 return Outcome(recipient.delivery_id, recipient.member_id, FAILED, "bad_request")
-            except (TimedOut, NetworkError):
+            except TimedOut:
+                # The request reached Telegram and may have been delivered: sending again could make a
+                # duplicate, so it is recorded as failed (at most once beats at least once here).
+                return Outcome(recipient.delivery_id, recipient.member_id, FAILED, "timed_out")
+            except NetworkError:  # nothing was sent: try again
                 failures += 1
                 if failures >= NETWORK_RETRIES:
                     return Outcome(recipient.delivery_id, recipient.member_id, FAILED, "network")
