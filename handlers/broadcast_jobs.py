@@ -342,15 +342,11 @@ class _Delivery:
     async def _send(self, recipient: Recipient) -> Outcome | None:
         chat_id, failures = recipient.chat_id, 0
         while True:
-            await self.sender.pacer.acquire(chat_id)
-            if self.stop.is_set():
-                return None
             try:
-                if self.content.get("kind", "text") == "text":
-                    await self._send_text(chat_id, recipient.language)
-                else:
-                    await send_content(self.sender.bot, chat_id, self.content, self.topic, recipient.language,
-                                       self.sender.paid, self._keyboard(recipient.language))
+                async with self.sender.pacer.sending(chat_id):
+                    if self.stop.is_set():
+                        return None
+                    await self._send_once(chat_id, recipient.language)
                 return Outcome(recipient.delivery_id, recipient.member_id, SENT)
             except RetryAfter as error:
                 self.sender.pacer.pause(_seconds(error))
@@ -375,6 +371,13 @@ class _Delivery:
                 await asyncio.sleep(failures)
             except TelegramError:
                 return Outcome(recipient.delivery_id, recipient.member_id, FAILED, "telegram")
+
+    async def _send_once(self, chat_id: int, language: str) -> None:
+        if self.content.get("kind", "text") == "text":
+            await self._send_text(chat_id, language)
+        else:
+            await send_content(self.sender.bot, chat_id, self.content, self.topic, language, self.sender.paid,
+                               self._keyboard(language))
 
     async def _send_text(self, chat_id: int, language: str) -> None:
         """sendMessage with the body built once per language (only chat_id differs) and the answer left as
@@ -470,10 +473,10 @@ class _Delivery:
 
     async def _post_progress(self, session: AsyncSession) -> int | None:
         for _ in range(10):
-            await self.sender.pacer.acquire(self.composer_chat)
             try:
-                message = await self.sender.bot.send_message(self.composer_chat, self._progress_text(),
-                                                             parse_mode=ParseMode.HTML)
+                async with self.sender.pacer.sending(self.composer_chat):
+                    message = await self.sender.bot.send_message(self.composer_chat, self._progress_text(),
+                                                                 parse_mode=ParseMode.HTML)
             except RetryAfter as error:
                 self.sender.pacer.pause(_seconds(error))
                 continue

@@ -4,6 +4,8 @@ simulated clock."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -103,8 +105,8 @@ async def test_pacer_never_exceeds_the_rate_in_any_second():
     pacer = pacing.Pacer(29.1, clock=clock, sleep=clock.sleep)
     stamps = []
     for chat in range(300):
-        await pacer.acquire(chat)
-        stamps.append(clock.now)
+        async with pacer.sending(chat):
+            stamps.append(clock.now)
     worst = max(sum(1 for s in stamps if start <= s < start + 1.0) for start in stamps)
     assert worst <= 30
     assert stamps[-1] - stamps[0] == pytest.approx(299 / 29.1, rel=0.01)
@@ -113,20 +115,63 @@ async def test_pacer_never_exceeds_the_rate_in_any_second():
 async def test_pacer_one_chat_once_a_second_and_429_pauses_everyone():
     clock = FakeClock()
     pacer = pacing.Pacer(1000, clock=clock, sleep=clock.sleep)
-    await pacer.acquire(7)
+    async with pacer.sending(7):
+        pass
     first = clock.now
-    await pacer.acquire(7)
-    assert clock.now - first >= pacing.CHAT_INTERVAL
+    async with pacer.sending(7):
+        assert clock.now - first >= pacing.CHAT_INTERVAL
     pacer.pause(3)
     paused_at = clock.now
-    await pacer.acquire(8)
-    assert clock.now - paused_at >= 3
+    async with pacer.sending(8):
+        assert clock.now - paused_at >= 3
+
+
+async def test_pacer_counts_a_message_until_a_second_after_its_answer():
+    """Telegram counts a message when it arrives, somewhere between our start and its answer. When the
+    receiver stalls, messages sent meanwhile arrive together: in any second, however the arrivals fall
+    within their [start, answer] intervals, no more than the rate may land. Real time, no thresholds: the
+    property is about the recorded intervals, whatever the machine's speed."""
+    rate, stall = 20, {15, 16, 17, 18, 19, 20, 21, 22}  # these answers come 0.6 s late, as if Telegram stalled
+    pacer = pacing.Pacer(rate)
+    intervals: list[tuple[float, float]] = []
+
+    async def send(number: int) -> None:
+        async with pacer.sending(number):
+            started = time.monotonic()
+            await asyncio.sleep(0.6 if number in stall else 0.002)
+        intervals.append((started, time.monotonic()))
+
+    await asyncio.gather(*(send(n) for n in range(70)))
+    edges = sorted({edge for interval in intervals for edge in interval})
+    worst = max(sum(1 for start, answer in intervals if start < edge + 1.0 and answer >= edge) for edge in edges)
+    assert worst <= rate
+
+
+async def test_pacer_holds_a_chat_while_its_message_is_in_flight():
+    clock = FakeClock()
+    pacer = pacing.Pacer(1000, clock=clock, sleep=clock.sleep)
+    order: list[str] = []
+
+    async def first() -> None:
+        async with pacer.sending(7):
+            order.append("first sent")
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            order.append("first answered")
+
+    async def second() -> None:
+        await asyncio.sleep(0)
+        async with pacer.sending(7):
+            order.append("second sent")
+
+    await asyncio.gather(first(), second())
+    assert order == ["first sent", "first answered", "second sent"]
 
 
 def test_effective_rate_keeps_headroom_under_the_ceiling():
     assert pacing.effective_rate(25, paid=False) == 25
     assert pacing.effective_rate(30, paid=False) == pytest.approx(29.1)
-    assert pacing.effective_rate(1000, paid=True) == pytest.approx(950)
+    assert pacing.effective_rate(1000, paid=True) == pytest.approx(990)
 
 
 # ----- audiences -----
@@ -291,8 +336,8 @@ async def test_pacer_slows_after_a_429_and_recovers():
     pacer = pacing.Pacer(100, clock=clock, sleep=clock.sleep)
     pacer.pause(1)
     assert pacer.rate == pytest.approx(95)
-    await pacer.acquire(1)
-    assert pacer.rate == pytest.approx(95)
+    async with pacer.sending(1):
+        assert pacer.rate == pytest.approx(95)
     clock.now += pacing.RECOVER_AFTER + 1
-    await pacer.acquire(2)
-    assert pacer.rate == 100
+    async with pacer.sending(2):
+        assert pacer.rate == 100

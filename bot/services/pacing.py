@@ -1,28 +1,35 @@
 """Pacing broadcast sends under Telegram's flood limits (DOMAIN.md, "Telegram limits").
 
-A token bucket in its virtual-scheduling form (GCRA) so that sends are evenly spaced at `rate` per second,
-and a sliding window so that in any second at most floor(rate) start. Telegram counts messages when they
-*arrive*, and network jitter moves arrivals closer together than the sends started: the rate actually used
-keeps a headroom below the ceiling (97% of 30/s, 95% of 1000/s with paid broadcasts), which is what lets a
-full-speed broadcast finish without a 429. On top of that: one chat gets at most one message per
-CHAT_INTERVAL, and a 429 pauses every send for its retry_after (Telegram's limit is per bot, not per chat)
-and slows the pace by 5% for a while.
+Telegram counts a message when it *arrives*, and all we know is that it arrived between the moment we
+started sending it and the moment its answer came back. So a message is counted here from its start until
+one second after its answer (and while it is in flight): in any second of arrivals at most floor(rate) can
+then land, whatever the network or Telegram's side did meanwhile. Counting only start times was not enough:
+when the receiver stalls for 60 ms, the messages sent meanwhile arrive together and, with the second of sends
+that follows, exceed the ceiling (bench/broadcast.py saw that at 950/s of 1000).
+
+Sends are evenly spaced at `rate` per second (a token bucket in its virtual-scheduling form, GCRA) and the
+rate keeps a small headroom under the ceiling. One chat gets at most one message per CHAT_INTERVAL after
+the previous one's answer; a 429 pauses every send for its retry_after (Telegram's limit is per bot, not per
+chat) and slows the pace by 5% for a while.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 FREE_CEILING = 30.0
 PAID_CEILING = 1000.0
-# Of the ceiling: room for arrival jitter (see the module doc). At 1000/s the same jitter is more messages:
-# bench/broadcast.py saw a few 429s at 97% in paid mode on a loaded two-core machine.
+# Of the ceiling: the window (module doc) already bounds arrivals; the headroom leaves room for the few
+# messages the bot itself sends outside broadcasts (answers to members) and for clock granularity.
 HEADROOM = 0.97
-PAID_HEADROOM = 0.95
+PAID_HEADROOM = 0.99
 CHAT_INTERVAL = 1.1  # seconds between two messages to one chat (Telegram: about 1/s)
+IN_FLIGHT = math.inf  # a chat's "last answer" while a send to it is in flight
 RECOVER_AFTER = 30.0  # seconds without a 429 before the pace slowed by one goes back to the configured rate
 
 
@@ -36,7 +43,9 @@ class Pacer:
     """Virtual scheduling (GCRA): each send reserves the next slot, 1/rate after the previous one, or up to
     `burst - 1` intervals earlier when the sender fell behind (an oversleep is made up, a backlog is not).
     Reserving is synchronous, so many sends can be admitted in one turn of the event loop: a lock handed
-    from waiter to waiter costs a loop turn per message, which capped a busy sender at ~200/s."""
+    from waiter to waiter costs a loop turn per message, which capped a busy sender at ~200/s.
+
+    Use `async with pacer.sending(chat_id):` around the request, so that its answer is counted."""
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
                  chat_interval: float = CHAT_INTERVAL,
@@ -50,7 +59,9 @@ class Pacer:
         self._next = clock()  # the theoretical time of the next send
         self._paused_until = 0.0
         self._last_429 = float("-inf")
-        self._sent: deque[float] = deque()  # start times of the sends of the last second
+        self._answered: deque[float] = deque()  # answer times of the sends answered in the last second
+        self._in_flight = 0
+        self._answer = asyncio.Event()  # set (and replaced) whenever a send is answered
         self._chat_last: dict[int, float] = {}
         self.pauses = 0  # 429s honoured, for the statistics
 
@@ -68,10 +79,29 @@ class Pacer:
         self._interval = 1.0 / rate
         self._tolerance = (self.burst - 1.0) * self._interval
 
+    @asynccontextmanager
+    async def sending(self, chat_id: int | None = None) -> AsyncIterator[None]:
+        """Wait until a send to chat_id is allowed, take the slot for it, and count it until a second after
+        the body of the with-block (the request) returned or raised."""
+        await self.acquire(chat_id)
+        try:
+            yield
+        finally:
+            self.answered(chat_id)
+
     async def acquire(self, chat_id: int | None = None) -> None:
-        """Wait until a send to chat_id is allowed, and take the slot for it."""
+        """Wait until a send to chat_id is allowed and take the slot for it; answered() must follow."""
         if chat_id is not None:
             await self._wait_for_chat(chat_id)
+        try:
+            await self._next_slot()
+            await self._within_window()
+        except BaseException:  # cancelled while waiting: the chat is free again
+            if chat_id is not None:
+                self._chat_last.pop(chat_id, None)
+            raise
+
+    async def _next_slot(self) -> None:
         if self.rate < self.configured_rate and self._clock() - self._last_429 > RECOVER_AFTER:
             self._set_rate(self.configured_rate)
         while True:
@@ -81,30 +111,44 @@ class Pacer:
             if slot > now:
                 await self._sleep(slot - now)
             if self._clock() >= self._paused_until:
-                break  # no 429 came meanwhile; otherwise take a slot after the pause
-        await self._within_window()
+                return  # no 429 came meanwhile; otherwise take a slot after the pause
+
+    def answered(self, chat_id: int | None = None) -> None:
+        """The send taken by acquire() got its answer (or failed): from now on it counts for one second."""
+        now = self._clock()
+        self._in_flight -= 1
+        self._answered.append(now)
         if chat_id is not None:
-            self._remember_chat(chat_id, self._clock())
+            self._remember_chat(chat_id, now)
+        self._answer.set()
+        self._answer = asyncio.Event()
 
     async def _within_window(self) -> None:
-        """Never more than floor(rate) sends started in any second, whatever happened: after the event loop
-        stalled, every send that had reserved a slot wakes at once, and the slots after them follow."""
+        """At most floor(rate) sends in flight or answered within the last second (module doc). This also
+        holds after the event loop stalled, when every send that had reserved a GCRA slot wakes at once."""
         cap = max(1, int(self.rate))
         while True:
             now = self._clock()
-            while self._sent and self._sent[0] <= now - 1.0:
-                self._sent.popleft()
-            if len(self._sent) < cap:
-                self._sent.append(now)  # no await between the check and this: concurrent sends see it
+            while self._answered and self._answered[0] <= now - 1.0:
+                self._answered.popleft()
+            if len(self._answered) + self._in_flight < cap:
+                self._in_flight += 1  # no await between the check and this: concurrent sends see it
                 return
-            await self._sleep(self._sent[0] + 1.0 - now + 1e-4)
+            if self._answered:
+                await self._sleep(self._answered[0] + 1.0 - now + 1e-4)
+            else:  # all in flight: an answer starts its second, then the loop sleeps until it ends
+                await self._answer.wait()
 
     async def _wait_for_chat(self, chat_id: int) -> None:
+        """CHAT_INTERVAL after the previous send's answer; a send still in flight holds the chat."""
         while True:
             last = self._chat_last.get(chat_id)
+            if last == IN_FLIGHT:
+                await self._answer.wait()
+                continue
             wait = 0.0 if last is None else last + self.chat_interval - self._clock()
             if wait <= 0:
-                self._chat_last[chat_id] = self._clock()  # reserved now: a concurrent send to it waits
+                self._chat_last[chat_id] = IN_FLIGHT  # reserved: a concurrent send to it waits
                 return
             await self._sleep(wait)
 
