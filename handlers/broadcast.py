@@ -2,13 +2,15 @@
 messages" button, topic opt-outs in /settings, and the broadcasts section of /admin.
 
 The draft lives in user_data[DRAFT] (persisted, so a restart mid-way loses nothing):
-  {"step": what the next message is for, "content": …, "audience": …, "days": [weekly days chosen]}
+  {"step": what the next message is for, "content": …, "audience": …, "days": [weekly days chosen],
+   "quiet": [start, end] (minutes after local midnight, one of broadcasts.QUIET_PRESETS; default 21:00–07:00)}
 Every press re-checks the presser's right to compose and that the audience is within their scope.
 
 Callback data (prefix bc:):
   k:<message|article|quiz|survey>  what to send       r:<slug or id>      the quiz or survey chosen
   en:skip                          no English version  a:…                 audience edits (see _on_audience)
   preview · when · w:<now|once|daily|weekly|monthly> · w:d:<0-6> · w:dd · cancel
+  q:<p|w> · q:<p|w>:<start>-<end> · q:<p|w>:back   quiet hours, from the preview (p) or the "when" screen (w)
   stop:<topic>  the member's "stop these messages"     topics · tg:<topic> · topics:back   (/settings)
   adm:list · adm:<pause|resume|cancel>:<id>            the /admin section
 """
@@ -89,7 +91,8 @@ async def start(update: Update, context: BotContext) -> None:
     audience = broadcasts.empty_audience()
     if not scope.is_admin:
         audience["unit_id"] = scope.units[0].id  # an officer's broadcast never leaves their units
-    context.user_data[DRAFT] = {"step": None, "content": {"text": {}}, "audience": audience, "days": []}
+    context.user_data[DRAFT] = {"step": None, "content": {"text": {}}, "audience": audience, "days": [],
+                                "quiet": list(broadcasts.DEFAULT_QUIET)}
     lang = member.language
     rows = [[(t(lang, f"broadcast.kind_{kind}"), f"bc:k:{kind}")] for kind in KINDS]
     rows.append([(t(lang, "broadcast.cancel"), "bc:cancel")])
@@ -125,7 +128,7 @@ async def on_button(update: Update, context: BotContext) -> None:
         await ui.present(update, context, t(lang, "broadcast.cancelled"))
         return
     steps = {"k": _on_kind, "r": _on_ref, "en": _on_skip_english, "a": _on_audience, "preview": _on_preview,
-             "when": _on_when, "w": _on_when_choice}
+             "when": _on_when, "w": _on_when_choice, "q": _on_quiet}
     step = steps.get(head)
     if step is None:
         await ui.alert(update, context, t(lang, "input.stale_button"))
@@ -166,7 +169,7 @@ async def _on_ref(update: Update, context: BotContext, member: Member, scope: br
                   draft: dict[str, Any], ref: str) -> None:
     attach = draft["content"].get("attach") or {}
     valid = (attach.get("kind") == "quiz" and ref in quiz_library(context).quizzes) or \
-            (attach.get("kind") == "survey" and ref.isdigit())
+            (attach.get("kind") == "survey" and ui.is_id(ref))
     if not valid:
         await ui.alert(update, context, t(member.language, "input.stale_button"))
         return
@@ -357,13 +360,13 @@ async def _on_audience(update: Update, context: BotContext, member: Member, scop
         rows.append([(t(lang, "broadcast.back"), "bc:a:back")])
         await ui.present(update, context, t(lang, "broadcast.ask_unit"), ui.buttons(rows))
         return
-    elif field == "u" and value.isdigit() and scope.may_target(int(value)):
+    elif field == "u" and ui.is_id(value) and scope.may_target(int(value)):
         audience["unit_id"] = int(value)
     elif field == "union" and value in ("member", "not_yet"):
         audience["union"] = None if audience.get("union") == value else value
     elif field == "lang" and value in ("vi", "en"):
         audience["language"] = None if audience.get("language") == value else value
-    elif field == "act" and value.isdigit() and int(value) in ACTIVE_CHOICES:
+    elif field == "act" and ui.is_id(value) and int(value) in ACTIVE_CHOICES:
         audience["active_days"] = None if audience.get("active_days") == int(value) else int(value)
     elif field == "open":
         audience["exclude_open_cases"] = not audience.get("exclude_open_cases")
@@ -382,35 +385,109 @@ async def _show_sectors(update: Update, context: BotContext, lang: str, audience
 
 # ----- preview and when -----
 
-async def _on_preview(update: Update, context: BotContext, member: Member, scope: broadcasts.Scope,
-                      draft: dict[str, Any], _: str) -> None:
-    lang, content, audience = member.language, draft["content"], draft["audience"]
-    if not content.get("text", {}).get("vi") and content.get("kind") == "text":
+async def _ready(update: Update, context: BotContext, lang: str, scope: broadcasts.Scope,
+                 draft: dict[str, Any]) -> bool:
+    """The draft has its message and an audience the presser may reach; otherwise a polite alert."""
+    content, audience = draft["content"], draft["audience"]
+    if not content.get("text", {}).get("vi") and content.get("kind", "text") == "text":
         await ui.alert(update, context, t(lang, "broadcast.need_message"))
-        return
+        return False
     if not scope.may_target(audience.get("unit_id")):
         await ui.alert(update, context, t(lang, "broadcast.unit_not_allowed"))
+        return False
+    return True
+
+
+async def _on_preview(update: Update, context: BotContext, member: Member, scope: broadcasts.Scope,
+                      draft: dict[str, Any], _: str) -> None:
+    lang, content = member.language, draft["content"]
+    if not await _ready(update, context, lang, scope, draft):
         return
     await ui.acknowledge(update, context)
     topic = broadcasts.topic_of(content)
-    count = await broadcasts.count_audience(context.db, audience, topic, utcnow())
     chat_id = update.effective_chat.id
     languages = ["vi", "en"] if content["text"].get("en") else ["vi"]
     for language in languages:
         await ui.send(update, t(lang, f"broadcast.preview_{language}"))
         await broadcast_jobs.send_content(context.bot, chat_id, content, topic, language)
-    rows = [[(t(lang, "broadcast.when_button"), "bc:when")], [(t(lang, "broadcast.edit_audience"), "bc:a:back")],
-            [(t(lang, "broadcast.cancel"), "bc:cancel")]]
-    await ui.send(update, "\n".join([t(lang, "broadcast.preview_summary", count=count),
-                                     await _describe(context, lang, audience)]), ui.buttons(rows))
+    await ui.send(update, *await _summary(context, lang, draft))
+
+
+async def _summary(context: BotContext, lang: str, draft: dict[str, Any]) -> tuple[str, Any]:
+    """The preview's closing message: the count, the audience, the quiet hours, and what comes next."""
+    audience = draft["audience"]
+    count = await broadcasts.count_audience(context.db, audience, broadcasts.topic_of(draft["content"]), utcnow())
+    text = "\n".join([t(lang, "broadcast.preview_summary", count=count), await _describe(context, lang, audience),
+                      t(lang, "broadcast.quiet_line", window=_quiet_window(lang, _draft_quiet(draft)))])
+    rows = [[(t(lang, "broadcast.when_button"), "bc:when")], [(t(lang, "broadcast.quiet_button"), "bc:q:p")],
+            [(t(lang, "broadcast.edit_audience"), "bc:a:back")], [(t(lang, "broadcast.cancel"), "bc:cancel")]]
+    return text, ui.buttons(rows)
 
 
 async def _on_when(update: Update, context: BotContext, member: Member, scope: broadcasts.Scope,
                    draft: dict[str, Any], _: str) -> None:
-    lang = member.language
+    await ui.present(update, context, *_when_screen(context, member.language, draft))
+
+
+def _when_screen(context: BotContext, lang: str, draft: dict[str, Any]) -> tuple[str, Any]:
+    start, end = _draft_quiet(draft)
+    quiet = t(lang, "broadcast.quiet_when_none") if start == end else \
+        t(lang, "broadcast.quiet_when", start=_clock(start), end=_clock(end))
     rows = [[(t(lang, f"broadcast.w_{kind}"), f"bc:w:{kind}")] for kind in broadcasts.SCHEDULE_KINDS]
+    rows.append([(t(lang, "broadcast.quiet_button"), "bc:q:w")])
     rows.append([(t(lang, "broadcast.cancel"), "bc:cancel")])
-    await ui.present(update, context, t(lang, "broadcast.ask_when", tz=context.settings.tz_name), ui.buttons(rows))
+    return t(lang, "broadcast.ask_when", tz=context.settings.tz_name, quiet=quiet), ui.buttons(rows)
+
+
+# ----- quiet hours -----
+
+def _draft_quiet(draft: dict[str, Any]) -> tuple[int, int]:
+    stored = draft.get("quiet") or broadcasts.DEFAULT_QUIET
+    return broadcasts.quiet_preset(*stored) or broadcasts.DEFAULT_QUIET
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _quiet_window(lang: str, quiet: tuple[int, int]) -> str:
+    start, end = quiet
+    return t(lang, "broadcast.quiet_none") if start == end else f"{_clock(start)}–{_clock(end)}"
+
+
+async def _on_quiet(update: Update, context: BotContext, member: Member, scope: broadcasts.Scope,
+                    draft: dict[str, Any], rest: str) -> None:
+    """q:<origin> shows the choices; q:<origin>:<start>-<end> takes one; q:<origin>:back goes back. The
+    origin (p: the preview's summary, w: the "when" screen) is where the choice returns to."""
+    lang = member.language
+    origin, _, value = rest.partition(":")
+    start, _, end = value.partition("-")
+    chosen = broadcasts.quiet_preset(int(start), int(end)) if ui.is_id(start) and ui.is_id(end) else None
+    if origin not in ("p", "w") or (value not in ("", "back") and chosen is None):
+        await ui.alert(update, context, t(lang, "input.stale_button"))
+        return
+    if not await _ready(update, context, lang, scope, draft):
+        return
+    draft["step"] = None  # a typed date or time pending on the "when" screen is asked again from there
+    if not value:
+        current = _draft_quiet(draft)
+        rows = [[(_mark(preset == current) + _quiet_label(lang, preset), f"bc:q:{origin}:{preset[0]}-{preset[1]}")]
+                for preset in broadcasts.QUIET_PRESETS]
+        rows.append([(t(lang, "broadcast.back"), f"bc:q:{origin}:back")])
+        await ui.present(update, context, t(lang, "broadcast.ask_quiet", tz=context.settings.tz_name),
+                         ui.buttons(rows))
+        return
+    if chosen is not None:
+        draft["quiet"] = list(chosen)
+    screen = await _summary(context, lang, draft) if origin == "p" else _when_screen(context, lang, draft)
+    await ui.present(update, context, *screen)
+
+
+def _quiet_label(lang: str, quiet: tuple[int, int]) -> str:
+    if quiet == broadcasts.NO_QUIET:
+        return t(lang, "broadcast.quiet_off")
+    window = _quiet_window(lang, quiet)
+    return t(lang, "broadcast.quiet_default", window=window) if quiet == broadcasts.DEFAULT_QUIET else window
 
 
 async def _on_when_choice(update: Update, context: BotContext, member: Member, scope: broadcasts.Scope,
@@ -424,7 +501,7 @@ async def _on_when_choice(update: Update, context: BotContext, member: Member, s
         await ui.present(update, context, t(lang, f"broadcast.ask_{kind}"))
     elif kind == "weekly":
         await _show_days(update, context, lang, draft)
-    elif kind == "d" and value.isdigit() and int(value) in WEEKDAYS:
+    elif kind == "d" and ui.is_id(value) and int(value) in WEEKDAYS:
         days = draft.setdefault("days", [])
         days.remove(int(value)) if int(value) in days else days.append(int(value))
         await _show_days(update, context, lang, draft)
@@ -459,7 +536,7 @@ async def _take_when(update: Update, context: BotContext, member: Member, scope:
     elif kind == "monthly":
         day, _, clock_text = typed.partition(" ")
         clock = broadcasts.parse_clock(clock_text) if clock_text else None
-        if day.isdigit() and 1 <= int(day) <= 31 and clock is not None:
+        if day.isascii() and day.isdigit() and 1 <= int(day) <= 31 and clock is not None:
             schedule = {"kind": "monthly", "day": int(day), "time": clock.strftime("%H:%M")}
     if schedule is None:
         await ui.send(update, t(lang, f"broadcast.bad_{kind}"))
@@ -476,7 +553,7 @@ async def _create(update: Update, context: BotContext, member: Member, scope: br
     broadcast = await broadcasts.create_broadcast(
         context.db, member=member, chat_id=update.effective_chat.id, language=lang,
         scope_unit_id=None if scope.is_admin else audience.get("unit_id"), content=draft["content"],
-        audience=audience, schedule=schedule, now=utcnow(), tz=context.settings.tz)
+        audience=audience, schedule=schedule, now=utcnow(), tz=context.settings.tz, quiet=_draft_quiet(draft))
     context.user_data.pop(DRAFT, None)
     if broadcast.next_run_at is not None:
         broadcast_jobs.schedule_broadcast(context.application, broadcast.id, broadcast.next_run_at)
@@ -525,7 +602,7 @@ async def _on_admin(update: Update, context: BotContext, member: Member, rest: s
         await ui.alert(update, context, t(lang, "admin.not_allowed"))
         return
     action, _, raw = rest.partition(":")
-    if action in ("pause", "resume", "cancel") and raw.isdigit():
+    if action in ("pause", "resume", "cancel") and ui.is_id(raw):
         changed = await broadcasts.control(context.db, int(raw), action, utcnow(), context.settings.tz)
         if changed is None:
             await ui.alert(update, context, t(lang, "broadcast.unchanged"))

@@ -46,6 +46,9 @@ TOPICS = ("news", "quizzes", "surveys")
 SCHEDULE_KINDS = ("now", "once", "daily", "weekly", "monthly")
 OPEN_CASE = (CaseStatus.OPEN, CaseStatus.ACKNOWLEDGED, CaseStatus.WAITING_WORKER)
 DEFAULT_QUIET = (21 * 60, 7 * 60)
+NO_QUIET = (0, 0)
+# The quiet hours the composer offers: (start, end) in minutes after local midnight; NO_QUIET for urgent notices.
+QUIET_PRESETS = (DEFAULT_QUIET, (22 * 60, 6 * 60), (20 * 60, 8 * 60), NO_QUIET)
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 # Delivery statuses. "skipped": opted out, blocked or erased between queueing and sending.
@@ -145,7 +148,7 @@ def parse_clock(text: str) -> time | None:
     cleaned = text.strip().lower().replace("h", ":").replace(".", ":")
     hours, _, minutes = cleaned.partition(":")
     minutes = minutes or "0"
-    if not (hours.isdigit() and minutes.isdigit()) or not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
+    if not (f"{hours}{minutes}".isascii() and hours.isdigit() and minutes.isdigit()) or not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
         return None
     return time(int(hours), int(minutes))
 
@@ -155,7 +158,7 @@ def parse_local_datetime(text: str) -> datetime | None:
     day_part, _, clock_part = text.strip().partition(" ")
     pieces = day_part.replace("-", "/").replace(".", "/").split("/")
     clock = parse_clock(clock_part) if clock_part.strip() else None
-    if len(pieces) != 3 or not all(p.isdigit() for p in pieces) or clock is None:
+    if len(pieces) != 3 or not all(p.isascii() and p.isdigit() for p in pieces) or clock is None:
         return None
     day, month, year = (int(p) for p in pieces)
     try:
@@ -221,6 +224,11 @@ def out_of_quiet_hours(at: datetime, quiet: tuple[int, int], tz: tzinfo) -> date
     if end <= local:
         end += timedelta(days=1)
     return end.astimezone(UTC)
+
+
+def quiet_preset(start: int, end: int) -> tuple[int, int] | None:
+    """(start, end) when it is one of QUIET_PRESETS, else None (callback data and drafts are not trusted)."""
+    return (start, end) if (start, end) in QUIET_PRESETS else None
 
 
 def _quiet(broadcast: Broadcast) -> tuple[int, int]:

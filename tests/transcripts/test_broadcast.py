@@ -1,6 +1,6 @@
 """Broadcasts through the emulator with Telegram's limits enforced: 2,000 recipients with blocked members and
 injected 429s (paid mode), the free rate and one message a second per chat, a sender killed mid-broadcast
-and restarted, the composer (an admin, a unit officer held to their subtree, a non-admin refused), the
+and restarted, the composer (an admin, quiet hours, a unit officer held to their subtree, a non-admin refused), the
 "stop these messages" button and the topic settings, and the /admin section."""
 
 from __future__ import annotations
@@ -282,6 +282,65 @@ async def test_english_falls_back_to_vietnamese_and_media_is_checked(harness):
     assert (await harness.next(admin))["text"] == t("vi", "broadcast.preview_vi")
     photo = await harness.next(admin)
     assert photo.get("photo") and photo.get("caption") == "Ảnh hội thao"
+
+
+async def test_composer_quiet_hours_are_chosen_shown_and_saved(harness):
+    emulator = harness.emulator
+    admin = await _admin(harness)
+    worker = harness.user("Lan")
+    await seed_members(harness, [worker])
+    await harness.send(admin, "/broadcast")
+    await harness.press(admin, await harness.next(admin), "bc:k:message")
+    await harness.next(admin)
+    await harness.send(admin, TEXT_VI)
+    await harness.press(admin, await harness.next(admin), "bc:en:skip")
+    await harness.press(admin, await harness.next(admin), "bc:preview")
+    summary = [await harness.next(admin) for _ in range(3)][-1]
+    assert t("vi", "broadcast.quiet_line", window="21:00–07:00") in summary["text"]
+
+    await harness.press(admin, summary, "bc:q:p")
+    choices = await harness.next(admin)
+    assert choices["message_id"] == summary["message_id"]  # in place of the summary
+    assert buttons_of(choices) == [
+        ("✅ " + t("vi", "broadcast.quiet_default", window="21:00–07:00"), "bc:q:p:1260-420"),
+        ("22:00–06:00", "bc:q:p:1320-360"), ("20:00–08:00", "bc:q:p:1200-480"),
+        (t("vi", "broadcast.quiet_off"), "bc:q:p:0-0"), (t("vi", "broadcast.back"), "bc:q:p:back")]
+    await harness.press(admin, choices, "bc:q:p:1320-360")
+    summary = await harness.next(admin)
+    assert t("vi", "broadcast.quiet_line", window="22:00–06:00") in summary["text"]
+    assert t("vi", "broadcast.preview_summary", count=2) in summary["text"]
+
+    # Forged or stale presses get a polite answer and change nothing.
+    for forged in ("bc:q:p:60-120", "bc:q:x:1320-360", "bc:q:p:²²-1", "bc:q:p:1320", "bc:q"):
+        query = await harness.press(admin, summary, forged, force=True)
+        assert (await emulator.wait_answer(query))["text"] == t("vi", "input.stale_button")
+    query = await harness.press(worker, await harness.send(worker, "xin chào"), "bc:q:p:0-0", force=True)
+    assert (await emulator.wait_answer(query))["text"] == t("vi", "broadcast.not_allowed")
+
+    await harness.press(admin, summary, "bc:when")
+    when = await harness.next(admin)
+    assert when["text"] == t("vi", "broadcast.ask_when", tz=harness.settings.tz_name,
+                             quiet=t("vi", "broadcast.quiet_when", start="22:00", end="06:00"))
+    await harness.press(admin, when, "bc:q:w")
+    choices = await harness.next(admin)
+    assert ("✅ 22:00–06:00", "bc:q:w:1320-360") in buttons_of(choices)
+    await harness.press(admin, choices, "bc:q:w:1200-480")
+    when = await harness.next(admin)
+    assert when["text"] == t("vi", "broadcast.ask_when", tz=harness.settings.tz_name,
+                             quiet=t("vi", "broadcast.quiet_when", start="20:00", end="08:00"))
+    await harness.press(admin, when, "bc:w:once")
+    await harness.next(admin)
+    await harness.send(admin, "01/01/2099 22:30")  # in the quiet hours: deferred to their end
+    created = await harness.next(admin)
+    assert created["text"] == t("vi", "broadcast.created_scheduled", count=2, at="02/01/2099 08:00")
+    async with harness.session_factory() as session:
+        broadcast = await session.scalar(select(Broadcast))
+        assert (broadcast.quiet_start, broadcast.quiet_end) == (20 * 60, 8 * 60)
+        assert broadcast.next_run_at == datetime(2099, 1, 2, 1, 0, tzinfo=UTC)
+        broadcast.status = "cancelled"
+        await session.commit()
+    query = await harness.press(admin, when, "bc:q:w:0-0", force=True)  # the draft is gone
+    assert (await emulator.wait_answer(query))["text"] == t("vi", "input.stale_button")
 
 
 async def test_unit_officer_is_limited_to_their_subtree(harness):
