@@ -1,5 +1,9 @@
 """What the benchmarks share: the Bot API emulator driving a bot that runs in a child process of its own,
-the bare python-telegram-bot echo bot as the baseline, CPU and latency figures, and throwaway databases.
+the bare python-telegram-bot echo bot as the baseline, a simulated person's timed steps, interleaved rounds,
+CPU and latency figures, and throwaway databases.
+
+The baseline sends its Bot API calls over the same aiohttp request as ours (bot/http.py, with bot/app.py's
+pool and timeouts), not PTB's default httpx: the ratios compare the bots, not their HTTP stacks.
 
 Run as a script only by the benchmarks themselves (`--serve echo|ours`): that is the bot's child process.
 """
@@ -16,8 +20,10 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from telegram import Update
@@ -25,10 +31,11 @@ from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filt
 
 from bot.app import build_application
 from bot.config import load_settings
+from bot.http import AiohttpRequest
 from db.migrate import upgrade_database
 from sandbox import postgres
 from sandbox.demo import load_demo_units
-from sandbox.emulator import BotApiEmulator
+from sandbox.emulator import BotApiEmulator, EmulatorUser
 
 ECHO_TOKEN = "7100000001:ECHO"
 HTTP_POOL = 16
@@ -38,6 +45,54 @@ OURS_TOKEN = "7200000002:OURS"
 def buttons(message: dict) -> list[str]:
     markup = message.get("reply_markup") or {}
     return [b.get("callback_data", "") for row in markup.get("inline_keyboard", []) for b in row]
+
+
+def offers(prefix: str) -> Callable[[dict], bool]:
+    """A message with a button whose callback data starts with `prefix`."""
+    return lambda message: any(data.startswith(prefix) for data in buttons(message))
+
+
+# ----- a simulated person talking to our bot -----
+
+class Person:
+    """One emulator user talking to our bot, waiting for each answer as a person would. Each step's
+    latency goes to `latencies` as a (step name, seconds) pair."""
+
+    def __init__(self, emulator: BotApiEmulator, user: EmulatorUser, latencies: list) -> None:
+        self.emulator = emulator
+        self.user = user
+        self.latencies = latencies
+
+    async def until(self, predicate: Callable[[dict], bool]) -> dict:
+        """The next message the person sees appear or change that `predicate` accepts."""
+        while True:
+            message = await self.emulator.next_change(self.user.id, timeout=30)
+            if predicate(message):
+                return message
+
+    async def step(self, name: str, action: Awaitable[object], predicate: Callable[[dict], bool]) -> dict:
+        """Send (`action`: say or press) and wait for the answer, timed."""
+        started = time.perf_counter()
+        await action
+        message = await self.until(predicate)
+        self.latencies.append((name, time.perf_counter() - started))
+        return message
+
+    def press(self, message: dict, data: str) -> Awaitable[str]:
+        return self.emulator.press_button(self.user, message, data, bot_token=OURS_TOKEN)
+
+    def say(self, text: str) -> Awaitable[dict]:
+        return self.emulator.send_text(self.user, text, bot_token=OURS_TOKEN)
+
+
+def print_steps(latencies: list[tuple[str, float]]) -> None:
+    """p50/p99 per step name, in the order the steps first came."""
+    by_step: dict[str, list[float]] = defaultdict(list)
+    for name, seconds in latencies:
+        by_step[name].append(seconds)
+    for name, values in by_step.items():
+        print(f"    {name:12} n={len(values):4}  p50 {percentile(values, .5):6.1f} ms  "
+              f"p99 {percentile(values, .99):6.1f} ms")
 
 
 # ----- the bare echo baseline -----
@@ -96,10 +151,11 @@ async def serve(kind: str, api_url: str, file_url: str, database_url: str) -> No
     """Child process: run one bot against the emulator until terminated."""
     logging.basicConfig(level=logging.WARNING)
     if kind == "echo":
-        # Same HTTP pool as ours (bot/app.py): httpcore scans every open connection on each request, so
-        # PTB's default of 256 makes a bot slower the more workers are active, which would flatter us.
+        # The same requests as ours (bot/app.py), so the ratio compares the bots, not the HTTP stacks.
         application = (Application.builder().token(ECHO_TOKEN).base_url(api_url).base_file_url(file_url)
-                       .concurrent_updates(True).connection_pool_size(HTTP_POOL).build())
+                       .concurrent_updates(True)
+                       .request(AiohttpRequest(pool_size=HTTP_POOL, pool_timeout=10))
+                       .get_updates_request(AiohttpRequest(pool_size=1, read_timeout=10)).build())
         application.add_handler(MessageHandler(filters.ALL, echo_text))
         application.add_handler(CallbackQueryHandler(echo_press))
     else:
@@ -194,6 +250,22 @@ async def databases(database_url: str | None) -> AsyncIterator[list[str]]:
 def median_run(runs: list[Figures]) -> Figures:
     """The run with the median rate: the machine's noise moves single runs by ±10%."""
     return sorted(runs, key=lambda figures: figures.rate)[len(runs) // 2]
+
+
+async def interleaved_rounds(emulator: BotApiEmulator, urls: list[str], rounds: int, workers: int, worker,  # type: ignore[no-untyped-def]
+                             echo_steps: int, warm_up: int) -> tuple[Figures, dict[str, Figures]]:
+    """Each round the echo baseline (`echo_steps` updates a person), then ours on each database, so drift
+    in the machine hits both alike; returns the median run of each. Each round's people (warm-up included)
+    are new: round r numbers them from r × (workers + warm_up)."""
+    echo_runs: list[Figures] = []
+    our_runs: dict[str, list[Figures]] = defaultdict(list)
+    echo_worker = partial(worker_echo, steps=echo_steps)
+    for round_number in range(rounds):
+        echo_runs.append(await measure("echo", emulator, urls[0], workers, echo_worker, warm_up=warm_up))
+        for url in urls:
+            our_runs[url].append(await measure("ours", emulator, url, workers, worker, warm_up=warm_up,
+                                               first=round_number * (workers + warm_up)))
+    return median_run(echo_runs), {url: median_run(runs) for url, runs in our_runs.items()}
 
 
 def print_figures(name: str, figures: Figures) -> None:

@@ -6,7 +6,8 @@ only intake is measured) at one of the demo workplaces; every demo unit has an i
 also posts its card there, as it would in production. A worker: /report → category → scope → text →
 no attachments → own workplace → (add my voice, if offered: no) → identity → (urgent? no) → submit → (answers that may
 help, if offered: send anyway) → the acknowledgement with the case code. Prints cases/s, updates/s, p50/p99 per step and the ratio to the
-echo bot, on SQLite and on a throwaway PostgreSQL cluster, over interleaved rounds (median shown).
+echo bot (on the same aiohttp requests as ours, bench/common.py), on SQLite and on a throwaway PostgreSQL
+cluster, over interleaved rounds (median shown).
 
     .venv/bin/python bench/grievances.py [--workers 50] [--rounds 3] [--database-url URL]
 """
@@ -18,8 +19,6 @@ import asyncio
 import logging
 import os
 import sys
-import time
-from collections import defaultdict
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -29,15 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402 - bench/ is not a package
     ECHO_TOKEN,
     OURS_TOKEN,
-    Figures,
-    buttons,
+    Person,
     databases,
-    measure,
-    median_run,
-    percentile,
+    interleaved_rounds,
+    offers,
     prepare_database,
     print_figures,
-    worker_echo,
+    print_steps,
 )
 from sqlalchemy import func, select  # noqa: E402
 
@@ -108,30 +105,9 @@ async def count_cases(database_url: str) -> int:
 # ----- one simulated worker's intake -----
 
 async def worker_intake(emulator: BotApiEmulator, index: int, latencies: list, population: Population) -> None:
-    user = population.user(index)
+    person = Person(emulator, population.user(index), latencies)
+    step, press, say = person.step, person.press, person.say
     categories = [category.code for category in all_categories()]
-
-    async def until(predicate) -> dict:  # type: ignore[no-untyped-def]
-        while True:
-            message = await emulator.next_change(user.id, timeout=30)
-            if predicate(message):
-                return message
-
-    def offers(prefix: str):  # type: ignore[no-untyped-def]
-        return lambda message: any(data.startswith(prefix) for data in buttons(message))
-
-    async def step(name: str, action, predicate) -> dict:  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
-        await action
-        message = await until(predicate)
-        latencies.append((name, time.perf_counter() - started))
-        return message
-
-    def press(message: dict, data: str):  # type: ignore[no-untyped-def]
-        return emulator.press_button(user, message, data, bot_token=OURS_TOKEN)
-
-    def say(text: str):  # type: ignore[no-untyped-def]
-        return emulator.send_text(user, text, bot_token=OURS_TOKEN)
 
     message = await step("/report", say("/report"), offers("rep:cat:"))
     message = await step("category", press(message, f"rep:cat:{categories[index % 3]}"), offers("rep:scope:"))
@@ -157,10 +133,8 @@ async def worker_intake(emulator: BotApiEmulator, index: int, latencies: list, p
 async def main(workers: int, database_url: str | None, rounds: int) -> None:
     logging.basicConfig(level=logging.WARNING)
     warm_up = 5
-    per_round = workers + warm_up
+    people = rounds * (workers + warm_up)  # new ones each round, see interleaved_rounds
     async with databases(database_url) as urls:
-        echo_runs: list[Figures] = []
-        our_runs: dict[str, list[Figures]] = defaultdict(list)
         async with BotApiEmulator() as emulator:
             emulator.add_bot(token=ECHO_TOKEN, username="echo_bench_bot")
             emulator.add_bot(token=OURS_TOKEN, username="congdoan_bench_bot")
@@ -169,31 +143,18 @@ async def main(workers: int, database_url: str | None, rounds: int) -> None:
             for url in urls:
                 await prepare_database(url)
                 await give_every_unit_an_inbox(emulator, url, groups)
-                await population.seed(url, range(rounds * per_round))
-            worker = partial(worker_intake, population=population)
-            for round_number in range(rounds):  # interleaved, so drift in the machine hits both alike
-                echo_runs.append(await measure("echo", emulator, urls[0], workers,
-                                               partial(worker_echo, steps=STEPS_ECHO), warm_up=warm_up))
-                for url in urls:
-                    our_runs[url].append(await measure("ours", emulator, url, workers, worker, warm_up=warm_up,
-                                                       first=round_number * per_round))
+                await population.seed(url, range(people))
+            echo, ours = await interleaved_rounds(emulator, urls, rounds, workers,
+                                                  partial(worker_intake, population=population), STEPS_ECHO, warm_up)
             stored = {url: await count_cases(url) for url in urls}
-    echo = median_run(echo_runs)
     print(f"workers: {workers}, rounds: {rounds} (median shown), cores: {os.cpu_count()}")
     print_figures("bare PTB echo", echo)
-    for url, runs in our_runs.items():
-        db = url.split("+", 1)[0]
-        figures = median_run(runs)
+    for url, figures in ours.items():
         seconds = len(figures.latencies) / figures.rate
-        print_figures(f"ours/{db}", figures)
-        print(f"  cases/s {workers / seconds:6.1f}   cases stored {stored[url]} of {rounds * per_round} filed   "
+        print_figures(f"ours/{url.split('+', 1)[0]}", figures)
+        print(f"  cases/s {workers / seconds:6.1f}   cases stored {stored[url]} of {people} filed   "
               f"ratio ours/echo (updates/s): {figures.rate / echo.rate:.2f}")
-        by_step: dict[str, list[float]] = defaultdict(list)
-        for name, seconds_taken in figures.latencies:
-            by_step[name].append(seconds_taken)
-        for name, values in by_step.items():
-            print(f"    {name:12} n={len(values):4}  p50 {percentile(values, .5):6.1f} ms  "
-                  f"p99 {percentile(values, .99):6.1f} ms")
+        print_steps(figures.latencies)
 
 
 if __name__ == "__main__":

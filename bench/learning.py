@@ -9,8 +9,9 @@
 2. Quizzes, through the emulator: many members (onboarded in the database before the run) each open /quiz,
    start the practice quiz and answer every question, waiting for each answer's feedback and the next
    question as a person would; the bot runs in its child process (bench/common.py) and serves
-   content/quizzes/ as in production. Against the bare PTB echo bot under the same number of updates per
-   person, on SQLite and on a throwaway PostgreSQL cluster, over interleaved rounds (median shown).
+   content/quizzes/ as in production. Against the bare PTB echo bot (on the same aiohttp requests as ours)
+   under the same number of updates per person, on SQLite and on a throwaway PostgreSQL cluster, over
+   interleaved rounds (median shown).
 
     .venv/bin/python bench/learning.py [--workers 50] [--rounds 3] [--queries 600] [--database-url URL]
 """
@@ -34,15 +35,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402 - bench/ is not a package
     ECHO_TOKEN,
     OURS_TOKEN,
-    Figures,
+    Person,
     buttons,
     databases,
-    measure,
-    median_run,
+    interleaved_rounds,
+    offers,
     percentile,
     prepare_database,
     print_figures,
-    worker_echo,
+    print_steps,
 )
 from grievances import Population  # noqa: E402 - onboarded members spread over the demo workplaces
 from sqlalchemy import func, select  # noqa: E402
@@ -331,28 +332,12 @@ def run_search(per_kind: int) -> None:
 
 async def worker_quiz(emulator: BotApiEmulator, index: int, latencies: list, population: Population,
                       quiz: quizzes.Quiz) -> None:
-    user = population.user(index)
-
-    async def until(predicate) -> dict:  # type: ignore[no-untyped-def]
-        while True:
-            message = await emulator.next_change(user.id, timeout=30)
-            if predicate(message):
-                return message
-
-    def offers(prefix: str):  # type: ignore[no-untyped-def]
-        return lambda message: any(data.startswith(prefix) for data in buttons(message))
-
-    async def step(name: str, action, predicate) -> dict:  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
-        await action
-        message = await until(predicate)
-        latencies.append((name, time.perf_counter() - started))
-        return message
+    person = Person(emulator, population.user(index), latencies)
+    step, press = person.step, person.press
 
     start = f"quiz:practice:{quiz.slug}"
-    home = await step("/quiz", emulator.send_text(user, "/quiz", bot_token=OURS_TOKEN), offers(start))
-    question = await step("start", emulator.press_button(user, home, start, bot_token=OURS_TOKEN),
-                          offers("quiz:a:"))
+    home = await step("/quiz", person.say("/quiz"), offers(start))
+    question = await step("start", press(home, start), offers("quiz:a:"))
     score = 0
     for position, asked in enumerate(quiz.questions):
         # Most answers right, one in four wrong, as people answer.
@@ -360,8 +345,7 @@ async def worker_quiz(emulator: BotApiEmulator, index: int, latencies: list, pop
         score += chosen == asked.correct
         run = buttons(question)[0].split(":")[2]
         last = position == len(quiz.questions) - 1
-        question = await step("answer", emulator.press_button(user, question, f"quiz:a:{run}:{position}:{chosen}",
-                                                              bot_token=OURS_TOKEN),
+        question = await step("answer", press(question, f"quiz:a:{run}:{position}:{chosen}"),
                               offers(start) if last else offers(f"quiz:a:{run}:{position + 1}:"))
     if f"{score}/{len(quiz.questions)}" not in question["text"]:
         raise AssertionError(f"worker {index}: expected score {score}, got {question['text']!r}")
@@ -390,44 +374,31 @@ async def run_quizzes(workers: int, database_url: str | None, rounds: int) -> No
     quiz = practice_quiz()
     steps = 2 + len(quiz.questions)
     warm_up = 5
-    per_round = workers + warm_up
+    people = rounds * (workers + warm_up)  # new ones each round, see interleaved_rounds
     async with databases(database_url) as urls:
-        echo_runs: list[Figures] = []
-        our_runs: dict[str, list[Figures]] = defaultdict(list)
         async with BotApiEmulator() as emulator:
             emulator.add_bot(token=ECHO_TOKEN, username="echo_bench_bot")
             emulator.add_bot(token=OURS_TOKEN, username="congdoan_bench_bot")
             population = Population(emulator)
             for url in urls:
                 await prepare_database(url)
-                await population.seed(url, range(rounds * per_round))
-            worker = partial(worker_quiz, population=population, quiz=quiz)
-            for round_number in range(rounds):  # interleaved, so drift in the machine hits both alike
-                echo_runs.append(await measure("echo", emulator, urls[0], workers,
-                                               partial(worker_echo, steps=steps), warm_up=warm_up))
-                for url in urls:
-                    our_runs[url].append(await measure("ours", emulator, url, workers, worker, warm_up=warm_up,
-                                                       first=round_number * per_round))
+                await population.seed(url, range(people))
+            echo, ours = await interleaved_rounds(emulator, urls, rounds, workers,
+                                                  partial(worker_quiz, population=population, quiz=quiz), steps,
+                                                  warm_up)
             recorded = {url: await count_finished(url) for url in urls}
-    echo = median_run(echo_runs)
     print(f"quiz {quiz.slug!r}: {len(quiz.questions)} questions, {steps} updates per member "
           f"(/quiz, start, one per answer)")
     print(f"workers: {workers}, rounds: {rounds} (median shown), cores: {os.cpu_count()}")
     print_figures("bare PTB echo", echo)
-    for url, runs in our_runs.items():
-        figures = median_run(runs)
+    for url, figures in ours.items():
         seconds = len(figures.latencies) / figures.rate
         answers = sum(1 for name, _ in figures.latencies if name == "answer")
         print_figures(f"ours/{url.split('+', 1)[0]}", figures)
         print(f"  answers/s {answers / seconds:6.1f}   quizzes finished/s {workers / seconds:5.2f}   "
               f"ratio ours/echo (updates/s, same updates per person): {figures.rate / echo.rate:.2f}")
-        print(f"  quizzes recorded as finished in the database: {recorded[url]} of {rounds * per_round} played")
-        by_step: dict[str, list[float]] = defaultdict(list)
-        for name, seconds_taken in figures.latencies:
-            by_step[name].append(seconds_taken)
-        for name, values in by_step.items():
-            print(f"    {name:12} n={len(values):4}  p50 {percentile(values, .5):6.1f} ms  "
-                  f"p99 {percentile(values, .99):6.1f} ms")
+        print(f"  quizzes recorded as finished in the database: {recorded[url]} of {people} played")
+        print_steps(figures.latencies)
 
 
 async def main(workers: int, database_url: str | None, rounds: int, per_kind: int) -> None:

@@ -5,7 +5,8 @@ waits for the bot's answer before its next step (as a person would), all workers
 Prints updates/s for each bot and the ratio (target: ours ≥ 0.7 × echo).
 
 One process tree: this process runs the emulator and the simulated workers; each bot runs in a child
-process of its own (as it would in production), polling the emulator over HTTP (bench/common.py).
+process of its own (as it would in production), polling the emulator over HTTP (bench/common.py). The echo
+bot uses the same aiohttp requests as ours (bot/http.py), so the ratio compares bots, not HTTP stacks.
 
     .venv/bin/python bench/throughput.py [--workers 100] [--rounds 3] [--database-url URL]
 """

@@ -10,17 +10,18 @@ lives in the officer's user_data and is checked again when the text comes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import ForceReply, InlineKeyboardMarkup, ReplyParameters, Update
+from telegram import ForceReply, InlineKeyboardMarkup, Message, ReplyParameters, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.i18n import t
 from bot.services import engagement, officers
+from bot.services.engagement import Refused
 from bot.text import nfc
 from db.models import Member, Unit
 from db.types import utcnow
@@ -42,6 +43,18 @@ def begin_draft(context: BotContext, key: str, draft: dict[str, Any]) -> None:
     for other in DRAFT_KEYS:
         context.user_data.pop(other, None)
     context.user_data[key] = draft
+
+
+def draft_of(context: BotContext, key: str) -> dict[str, Any] | None:
+    """The member's unfinished draft under `key`, if any."""
+    draft = context.user_data.get(key) if context.user_data is not None else None
+    return draft if isinstance(draft, dict) and draft.get("step") else None
+
+
+def leaves_draft(message: Message) -> bool:
+    """A command or a main-menu button: the member moved on from their draft."""
+    menu_labels = {label for key, _ in ui.MAIN_MENU for label in ui.menu_labels(key)}
+    return bool(message.text) and (message.text.startswith("/") or message.text in menu_labels)
 
 
 async def post_cards(context: BotContext, kind: str, item_id: int, unit: Unit | None, text: str,
@@ -113,6 +126,73 @@ async def checked_press(update: Update, context: BotContext, kind: str,
         await ui.alert(update, context, t(language, "card.not_allowed"))
         return None
     return Press(parts[1], item_id, member, in_group, language)
+
+
+CardPress = Callable[[Update, BotContext, Press, Any], Awaitable[None]]  # (…, the press, the item)
+CardText = Callable[[Update, BotContext, Press, Any, str], Awaitable[None]]  # (…, the item, the officer's text)
+
+
+@dataclass(frozen=True)
+class CardActions:
+    """What one kind of card does, as tables behind the checks every kind makes: a press goes through
+    checked_press and, for a decision, the item must still be open; an officer's text is checked again
+    (the item, their rights) when it comes. A service's Refused is answered with "<texts>.refused_<reason>"."""
+
+    kind: str
+    model: type[Any]  # the item's table; an item's unit_id is the unit that received it
+    texts: str  # the kind's catalog prefix: "<texts>.refused_<reason>"
+    is_open: Callable[[Any], bool]  # the item still takes decisions
+    while_open: Mapping[str, CardPress]  # callback action → what it does while the item is open
+    any_time: Mapping[str, CardPress] = field(default_factory=dict)  # also once decided (an attachment)
+    text_actions: Mapping[str, CardText] = field(default_factory=dict)  # the action that asked → the text
+
+    async def on_press(self, update: Update, context: BotContext) -> None:
+        """<prefix>:<action>:<item id> on a card of this kind."""
+        async def unit_of(item_id: int) -> tuple[bool, int | None]:
+            item = await context.db.get(self.model, item_id)
+            return item is not None, item.unit_id if item else None
+
+        press = await checked_press(update, context, self.kind, unit_of)
+        if press is not None:
+            await self._act(update, context, press, await context.db.get_one(self.model, press.item_id))
+        raise ApplicationHandlerStop
+
+    async def _act(self, update: Update, context: BotContext, press: Press, item: Any) -> None:
+        action = self.any_time.get(press.action)
+        if action is None and press.action not in self.while_open:
+            await ui.alert(update, context, t(press.language, "input.stale_button"))
+            return
+        if action is None and not self.is_open(item):
+            await ui.alert(update, context, t(press.language, f"{self.texts}.refused_already_decided"))
+            return
+        try:
+            await (action or self.while_open[press.action])(update, context, press, item)
+        except Refused as refused:
+            await ui.alert(update, context, t(press.language, f"{self.texts}.refused_{refused.reason}"))
+
+    async def complete_text(self, update: Update, context: BotContext, pending: dict[str, Any], text: str) -> None:
+        """The officer's text for the action that asked for it (see ask_for_text), checked again now."""
+        message = update.effective_message
+        member = await current_member(update, context)
+        in_group = message.chat.type != ChatType.PRIVATE
+        language = INBOX_LANGUAGE if in_group else member.language
+        item = await context.db.get(self.model, pending.get("item_id") or 0)
+        name = pending.get("action")
+        action = self.text_actions.get(name) if isinstance(name, str) else None
+        if item is None or action is None:
+            await say(update, context, t(language, "input.stale_button"))
+            return
+        if not await may_act_now(context, member, item.unit_id):
+            await say(update, context, t(language, "card.not_allowed"))
+            return
+        try:
+            await action(update, context, Press(name, item.id, member, in_group, language), item, text)
+        except Refused as refused:
+            await say(update, context, t(language, f"{self.texts}.refused_{refused.reason}"))
+
+    def register_text(self) -> None:
+        """Officers' texts for this kind go to complete_text."""
+        on_text(self.kind, self.complete_text)
 
 
 async def ask_for_text(update: Update, context: BotContext, press: Press, kind: str, prompt_key: str,

@@ -48,18 +48,12 @@ async def start(update: Update, context: BotContext) -> None:
     raise ApplicationHandlerStop
 
 
-def _draft(context: BotContext) -> dict[str, Any] | None:
-    draft = context.user_data.get(KEY) if context.user_data is not None else None
-    return draft if isinstance(draft, dict) and draft.get("step") else None
-
-
 async def take_message(update: Update, context: BotContext) -> bool:
-    draft = _draft(context)
+    draft = engagement.draft_of(context, KEY)
     message = update.effective_message
     if draft is None or message is None or message.chat.type != ChatType.PRIVATE:
         return False
-    menu_labels = {label for key, _ in ui.MAIN_MENU for label in ui.menu_labels(key)}
-    if message.text and (message.text.startswith("/") or message.text in menu_labels):
+    if engagement.leaves_draft(message):
         context.user_data.pop(KEY, None)
         return False
     member = await current_member(update, context)
@@ -126,7 +120,7 @@ async def on_button(update: Update, context: BotContext) -> None:
     member = await current_member(update, context)
     if member is None:
         return
-    draft = _draft(context)
+    draft = engagement.draft_of(context, KEY)
     data = update.callback_query.data
     step = draft["step"] if draft else None
     if data.startswith("ex:kind:") and step == KIND and data[8:] in examples.NOMINEE_KINDS:
@@ -197,54 +191,35 @@ def card_buttons(nomination: ExampleNomination) -> InlineKeyboardMarkup | None:
     return ui.buttons(rows) if rows else None
 
 
-async def on_card_button(update: Update, context: BotContext) -> None:
-    async def unit_of(item_id: int) -> tuple[bool, int | None]:
-        nomination = await context.db.get(ExampleNomination, item_id)
-        return nomination is not None, nomination.unit_id if nomination else None
-
-    press = await engagement.checked_press(update, context, examples.KIND, unit_of)
-    if press is None:
-        raise ApplicationHandlerStop
-    nomination = await context.db.get_one(ExampleNomination, press.item_id)
-    if press.action == "photo" and nomination.photo_file_id:
-        await ui.acknowledge(update, context)
-        try:
-            await context.bot.send_photo(update.callback_query.message.chat.id, nomination.photo_file_id,
-                                         caption=t(press.language, "example.photo_caption", number=nomination.id))
-        except TelegramError as error:
-            log.warning("example %s: photo not sent (%s)", nomination.id, type(error).__name__)
-    elif press.action not in ("ok", "no"):
+async def _send_photo(update: Update, context: BotContext, press: engagement.Press,
+                      nomination: ExampleNomination) -> None:
+    if not nomination.photo_file_id:
         await ui.alert(update, context, t(press.language, "input.stale_button"))
-    elif nomination.status != NominationStatus.PENDING:
-        await ui.alert(update, context, t(press.language, "example.refused_already_decided"))
-    elif press.action == "no":
-        await engagement.ask_for_text(update, context, press, examples.KIND, "example.prompt_reject",
-                                      number=nomination.id)
-    else:
-        await examples.decide(context.db, nomination, press.member, True, None, utcnow())
-        await ui.acknowledge(update, context)
-        await _decided(context, nomination)
-    raise ApplicationHandlerStop
-
-
-async def complete_text(update: Update, context: BotContext, pending: dict[str, Any], text: str) -> None:
-    """The rejection note, checked again now that it has come."""
-    message = update.effective_message
-    member = await current_member(update, context)
-    language = INBOX_LANGUAGE if message.chat.type != ChatType.PRIVATE else member.language
-    nomination = await context.db.get(ExampleNomination, pending.get("item_id") or 0)
-    if nomination is None or pending.get("action") != "no":
-        await engagement.say(update, context, t(language, "input.stale_button"))
         return
-    if not await engagement.may_act_now(context, member, nomination.unit_id):
-        await engagement.say(update, context, t(language, "card.not_allowed"))
-        return
+    await ui.acknowledge(update, context)
     try:
-        await examples.decide(context.db, nomination, member, False, text, utcnow())
-    except Refused as refused:
-        await engagement.say(update, context, t(language, f"example.refused_{refused.reason}"))
-        return
-    await engagement.say(update, context, t(language, "idea.decision_saved"))
+        await context.bot.send_photo(update.callback_query.message.chat.id, nomination.photo_file_id,
+                                     caption=t(press.language, "example.photo_caption", number=nomination.id))
+    except TelegramError as error:
+        log.warning("example %s: photo not sent (%s)", nomination.id, type(error).__name__)
+
+
+async def _approve(update: Update, context: BotContext, press: engagement.Press, nomination: ExampleNomination) -> None:
+    await examples.decide(context.db, nomination, press.member, True, None, utcnow())
+    await ui.acknowledge(update, context)
+    await _decided(context, nomination)
+
+
+async def _ask_reason(update: Update, context: BotContext, press: engagement.Press,
+                      nomination: ExampleNomination) -> None:
+    await engagement.ask_for_text(update, context, press, examples.KIND, "example.prompt_reject", number=nomination.id)
+
+
+async def _reject(update: Update, context: BotContext, press: engagement.Press, nomination: ExampleNomination,
+                  note: str) -> None:
+    """The rejection note, once engagement.CardActions has checked it again."""
+    await examples.decide(context.db, nomination, press.member, False, note, utcnow())
+    await engagement.say(update, context, t(press.language, "idea.decision_saved"))
     await _decided(context, nomination)
 
 
@@ -262,12 +237,18 @@ async def _decided(context: BotContext, nomination: ExampleNomination) -> None:
         unit=escape(unit.name) if unit else t(language, "case.union_admins")))
 
 
+CARDS = engagement.CardActions(
+    kind=examples.KIND, model=ExampleNomination, texts="example",
+    is_open=lambda nomination: nomination.status == NominationStatus.PENDING,
+    while_open={"ok": _approve, "no": _ask_reason}, any_time={"photo": _send_photo}, text_actions={"no": _reject})
+
+
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-    engagement.on_text(examples.KIND, complete_text)
+    CARDS.register_text()
     engagement.on_message_taker(take_message)
     return [
         CommandHandler("nominate", start, filters=private),
         CallbackQueryHandler(on_button, pattern=r"^ex:"),
-        CallbackQueryHandler(on_card_button, pattern=r"^ec:"),
+        CallbackQueryHandler(CARDS.on_press, pattern=r"^ec:"),
     ]

@@ -53,21 +53,15 @@ async def start(update: Update, context: BotContext) -> None:
     raise ApplicationHandlerStop
 
 
-def _draft(context: BotContext) -> dict[str, Any] | None:
-    draft = context.user_data.get(KEY) if context.user_data is not None else None
-    return draft if isinstance(draft, dict) and draft.get("step") else None
-
-
 async def take_message(update: Update, context: BotContext) -> bool:
     """The next step of a draft, or the author's answer to the union, from a private message. A command or a
     menu button leaves either."""
-    draft = _draft(context)
+    draft = engagement.draft_of(context, KEY)
     answer = context.user_data.get(ANSWER) if context.user_data is not None else None
     message = update.effective_message
     if draft is None and answer is None or message is None or message.chat.type != ChatType.PRIVATE:
         return False
-    menu_labels = {label for key, _ in ui.MAIN_MENU for label in ui.menu_labels(key)}
-    if message.text and (message.text.startswith("/") or message.text in menu_labels):
+    if engagement.leaves_draft(message):
         context.user_data.pop(KEY, None)
         context.user_data.pop(ANSWER, None)
         return False
@@ -174,7 +168,7 @@ async def on_button(update: Update, context: BotContext) -> None:
     member = await current_member(update, context)
     if member is None:
         return
-    draft = _draft(context)
+    draft = engagement.draft_of(context, KEY)
     data = update.callback_query.data
     step = draft["step"] if draft else None
     if data == "idea:skip" and step == FILE:
@@ -278,35 +272,13 @@ def card_buttons(idea: Idea) -> InlineKeyboardMarkup | None:
     return ui.buttons(rows) if rows else None
 
 
-async def on_card_button(update: Update, context: BotContext) -> None:
-    async def unit_of(item_id: int) -> tuple[bool, int | None]:
-        idea = await context.db.get(Idea, item_id)
-        return idea is not None, idea.unit_id if idea else None
-
-    press = await engagement.checked_press(update, context, ideas.KIND, unit_of)
-    if press is None:
-        raise ApplicationHandlerStop
-    idea = await context.db.get_one(Idea, press.item_id)
-    if press.action == "file":
-        await _send_file(update, context, press, idea)
-    elif press.action not in ("ack", "reply", "acc", "rej"):
-        await ui.alert(update, context, t(press.language, "input.stale_button"))
-    elif idea.status not in ideas.OPEN_STATUSES:
-        await ui.alert(update, context, t(press.language, "idea.refused_already_decided"))
-    elif press.action == "ack":
-        await _acknowledge(update, context, press, idea)
-    else:
-        await engagement.ask_for_text(update, context, press, ideas.KIND, f"idea.prompt_{press.action}",
-                                      code=idea.code)
-    raise ApplicationHandlerStop
+async def _ask_text(update: Update, context: BotContext, press: engagement.Press, idea: Idea) -> None:
+    """Reply, Accept and Not accept: the text the worker will receive."""
+    await engagement.ask_for_text(update, context, press, ideas.KIND, f"idea.prompt_{press.action}", code=idea.code)
 
 
 async def _acknowledge(update: Update, context: BotContext, press: engagement.Press, idea: Idea) -> None:
-    try:
-        await ideas.acknowledge(context.db, idea, press.member, utcnow())
-    except Refused as refused:
-        await ui.alert(update, context, t(press.language, f"idea.refused_{refused.reason}"))
-        return
+    await ideas.acknowledge(context.db, idea, press.member, utcnow())
     await ui.acknowledge(update, context)
     await _refresh(context, idea)
     await _tell_worker(context, idea, "idea.worker_acknowledged")
@@ -326,31 +298,16 @@ async def _send_file(update: Update, context: BotContext, press: engagement.Pres
         log.warning("idea %s: attachment not sent (%s)", idea.id, type(error).__name__)
 
 
-async def complete_text(update: Update, context: BotContext, pending: dict[str, Any], text: str) -> None:
-    """The officer's reply or decision note, checked again now that it has come."""
-    message = update.effective_message
-    member = await current_member(update, context)
-    language = INBOX_LANGUAGE if message.chat.type != ChatType.PRIVATE else member.language
-    idea = await context.db.get(Idea, pending.get("item_id") or 0)
-    action = pending.get("action")
-    if idea is None or action not in ("reply", "acc", "rej"):
-        await engagement.say(update, context, t(language, "input.stale_button"))
-        return
-    if not await engagement.may_act_now(context, member, idea.unit_id):
-        await engagement.say(update, context, t(language, "card.not_allowed"))
-        return
-    try:
-        if action == "reply":
-            await ideas.reply(context.db, idea, member, text, utcnow())
-        else:
-            await ideas.decide(context.db, idea, member, action == "acc", text, utcnow())
-    except Refused as refused:
-        await engagement.say(update, context, t(language, f"idea.refused_{refused.reason}"))
-        return
-    key = {"reply": "idea.worker_reply", "acc": "idea.worker_accepted", "rej": "idea.worker_not_accepted"}[action]
-    delivered = await _tell_worker(context, idea, key, answer_button=action == "reply", text=escape(text))
-    done = "idea.reply_sent" if action == "reply" else "idea.decision_saved"
-    await engagement.say(update, context, t(language, done if delivered else "idea.not_delivered"))
+async def _complete_text(update: Update, context: BotContext, press: engagement.Press, idea: Idea, text: str) -> None:
+    """The officer's reply or decision note, once engagement.CardActions has checked it again."""
+    if press.action == "reply":
+        await ideas.reply(context.db, idea, press.member, text, utcnow())
+    else:
+        await ideas.decide(context.db, idea, press.member, press.action == "acc", text, utcnow())
+    key = {"reply": "idea.worker_reply", "acc": "idea.worker_accepted", "rej": "idea.worker_not_accepted"}[press.action]
+    delivered = await _tell_worker(context, idea, key, answer_button=press.action == "reply", text=escape(text))
+    done = "idea.reply_sent" if press.action == "reply" else "idea.decision_saved"
+    await engagement.say(update, context, t(press.language, done if delivered else "idea.not_delivered"))
     await _refresh(context, idea)
 
 
@@ -372,12 +329,19 @@ async def _tell_worker(context: BotContext, idea: Idea, key: str, answer_button:
     return await notify.send_private(context.bot, context.db, worker.telegram_id, body, markup)
 
 
+CARDS = engagement.CardActions(
+    kind=ideas.KIND, model=Idea, texts="idea", is_open=lambda idea: idea.status in ideas.OPEN_STATUSES,
+    while_open={"ack": _acknowledge, "reply": _ask_text, "acc": _ask_text, "rej": _ask_text},
+    any_time={"file": _send_file},
+    text_actions={"reply": _complete_text, "acc": _complete_text, "rej": _complete_text})
+
+
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-    engagement.on_text(ideas.KIND, complete_text)
+    CARDS.register_text()
     engagement.on_message_taker(take_message)
     return [
         CommandHandler("idea", start, filters=private),
         CallbackQueryHandler(on_button, pattern=r"^idea:"),
-        CallbackQueryHandler(on_card_button, pattern=r"^ic:"),
+        CallbackQueryHandler(CARDS.on_press, pattern=r"^ic:"),
     ]
