@@ -7,6 +7,15 @@
    with the emulator's CPU use, to tell whether it is the bottleneck.
 3. Audience count and queueing (the pending rows, one INSERT … SELECT) for 1,000,000 members (target
    ≤ 30 s) and that process's peak memory (target ≤ 500 MB, ru_maxrss).
+4. Members' conversations during a paid broadcast (issue 5: "members' conversations stay responsive"): the
+   whole bot as `congdoan run` composes it (its handlers and the broadcast sender with its own HTTP pool in
+   one process) serves bench/throughput.py's onboarding sessions once while idle and once while it
+   delivers a broadcast at full paid speed, interleaved over rounds; prints answer latencies both ways and
+   the broadcast's rate meanwhile. The members' answers count in the same window as the broadcast
+   (bot/http.py → pacing.SendWindow), so the broadcast yields to them; the emulator counts sends over
+   1000/s without refusing them: those left are answers sent when conversations start while the broadcast
+   already filled the second (the answers are never delayed; with Telegram a 429 there is retried after
+   retry_after by the application's rate limiter).
 
 Process layout: this process runs the emulator; the sender runs in a child process of its own (as in
 production, with its own Bot and HTTP pool) and the million-member step in another child, so each figure
@@ -14,7 +23,8 @@ is that process's own. Rates are measured where Telegram counts them: at the emu
 the last message received.
 
     .venv/bin/python bench/broadcast.py [--free-rates 30] [--recipients 3000] [--paid-recipients 100000]
-                                        [--million 1000000] [--database-url URL]
+                                        [--million 1000000] [--chat-workers 30] [--chat-rounds 3]
+                                        [--database-url URL]
 """
 
 from __future__ import annotations
@@ -33,7 +43,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import databases, prepare_database  # noqa: E402 - bench/ is not a package
+from common import (  # noqa: E402 - bench/ is not a package
+    OURS_TOKEN,
+    databases,
+    percentile,
+    prepare_database,
+    run_load,
+    start_polling,
+    stop_polling,
+)
 from sqlalchemy import insert, text, update  # noqa: E402
 
 from bot.config import load_settings  # noqa: E402
@@ -247,6 +265,82 @@ async def measure_million(url: str, count: int) -> dict:
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
+# ----- conversations during a broadcast -----
+
+async def serve_child(url: str, api_url: str, file_url: str) -> None:
+    """The bot as `congdoan run` composes it: handlers, and the sender resuming unfinished runs at start."""
+    import signal
+
+    from bot.app import build_application
+    from handlers import broadcast_jobs
+
+    logging.basicConfig(level=logging.WARNING)
+    settings = load_settings(env_file=None, bot_token=OURS_TOKEN, database_url=url, telegram_api_url=api_url,
+                             telegram_file_url=file_url, broadcast_rate=1000, paid_broadcast=True)
+    application = build_application(settings)
+    await start_polling(application)
+    await broadcast_jobs.start(application)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await stop_polling(application)
+
+
+async def chat_round(emulator: BotApiEmulator, url: str, workers: int, recipients: int, first: int) -> dict:
+    """One load of onboarding sessions against the whole bot; with recipients, while it broadcasts to them."""
+    from throughput import worker_ours
+
+    emulator.enforce_limits(global_per_second=1000, per_chat_per_second=1, reply_429=False)
+    emulator.flood.violations.clear()
+    if recipients:
+        admin = emulator.create_user("Admin")
+        users = [emulator.create_user(f"R{first}-{i}") for i in range(recipients)]
+        await retire_members(url)
+        await seed_members(url, [user.id for user in users])
+        await queue_run(url, admin.id)  # running, with its pending rows: the bot resumes it when it starts
+    calls_before = len(emulator.calls)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--serve", "--database-url", url, "--api-url", emulator.base_url,
+        "--file-url", emulator.base_file_url)
+    try:
+        while not _sends_seen(emulator, calls_before, "getUpdates" if not recipients else "sendMessage"):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await run_load(emulator, worker_ours, 5, first=first + workers)  # warm-up
+        load_started, calls_at_start = time.monotonic(), len(emulator.calls)
+        rate, latencies = await run_load(emulator, worker_ours, workers, first=first)
+        load_s = time.monotonic() - load_started
+        broadcast = sum(1 for call in emulator.calls[calls_at_start:] if call.method == "sendMessage"
+                        and call.token == OURS_TOKEN and call.params.get("allow_paid_broadcast"))
+    finally:
+        process.send_signal(15)
+        await process.wait()
+    return {"rate": rate, "p50": percentile(latencies, .5), "p99": percentile(latencies, .99),
+            "broadcast_rate": broadcast / load_s, "flood_counted": len(emulator.flood_violations)}
+
+
+def _sends_seen(emulator: BotApiEmulator, after: int, method: str) -> bool:
+    return any(call.token == OURS_TOKEN and call.method == method for call in emulator.calls[after:])
+
+
+async def measure_chats(emulator: BotApiEmulator, url: str, workers: int, rounds: int) -> tuple[dict, dict]:
+    idle, busy = [], []
+    for number in range(rounds):  # interleaved: the machine's drift hits both alike
+        first = 1_000 * (number + 1)
+        idle.append(await chat_round(emulator, url, workers, 0, first))
+        busy.append(await chat_round(emulator, url, workers, 40_000, first + 500))
+    middle = rounds // 2
+    return (sorted(idle, key=lambda r: r["p50"])[middle], sorted(busy, key=lambda r: r["p50"])[middle])
+
+
+def report_chats(backend: str, workers: int, idle: dict, busy: dict) -> None:
+    print(f"{backend} conversations ({workers} members onboarding at once, median round): idle "
+          f"{idle['rate']:.0f} upd/s p50 {idle['p50']:.0f} ms p99 {idle['p99']:.0f} ms; during a paid broadcast "
+          f"({busy['broadcast_rate']:.0f} msg/s meanwhile) {busy['rate']:.0f} upd/s p50 {busy['p50']:.0f} ms "
+          f"p99 {busy['p99']:.0f} ms → answers {busy['p50'] / idle['p50']:.2f}× (p50) and "
+          f"{busy['p99'] / idle['p99']:.2f}× (p99) as slow; sends over 1000/s counted "
+          f"{busy['flood_counted']} (members' answers as conversations start: see the module doc)", flush=True)
+
+
 # ----- report -----
 
 def report_send(name: str, figures: dict, target_rate: float, target_ratio: float) -> None:
@@ -273,6 +367,7 @@ async def main(args: argparse.Namespace) -> None:
     emulator = BotApiEmulator()
     await emulator.start()
     emulator.add_bot(token=TOKEN, username="bench_broadcast_bot", first_name="Công đoàn")
+    emulator.add_bot(token=OURS_TOKEN, username="congdoan_bench_bot", first_name="Công đoàn")
     try:
         await _each_database(args, emulator)
     finally:
@@ -297,6 +392,9 @@ async def _each_database(args: argparse.Namespace, emulator: BotApiEmulator) -> 
                 print(f"  this machine's ceiling (bare PTB sends to the emulator, 98 at once, no pacing, no database): "
                       f"{baseline:.0f} msg/s → ours {figures['rate'] / baseline:.2f} of it; the emulator is the "
                       f"bottleneck when that ceiling is under 1000/s")
+            if args.chat_workers:
+                idle, busy = await measure_chats(emulator, url, args.chat_workers, args.chat_rounds)
+                report_chats(backend, args.chat_workers, idle, busy)
 
 
 if __name__ == "__main__":
@@ -305,7 +403,11 @@ if __name__ == "__main__":
     parser.add_argument("--recipients", type=int, default=3000)
     parser.add_argument("--paid-recipients", type=int, default=100_000)
     parser.add_argument("--million", type=int, default=1_000_000)
+    parser.add_argument("--chat-workers", type=int, default=30)
+    parser.add_argument("--chat-rounds", type=int, default=3)
     parser.add_argument("--database-url")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--file-url", help=argparse.SUPPRESS)
     parser.add_argument("--send", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--million-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
@@ -315,7 +417,9 @@ if __name__ == "__main__":
     parser.add_argument("--first-id", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
-    if arguments.send:
+    if arguments.serve:
+        asyncio.run(serve_child(arguments.database_url, arguments.api_url, arguments.file_url))
+    elif arguments.send:
         asyncio.run(send_child(arguments.send, arguments.database_url, arguments.api_url, arguments.rate,
                                arguments.paid))
     elif arguments.baseline:

@@ -11,6 +11,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from bot.config import Settings
 from bot.http import AiohttpRequest
 from bot.persistence import SqlPersistence
+from bot.services import pacing
 from bot.updates import PerUserUpdateProcessor
 from db.session import create_engine, create_session_factory
 from handlers import register_handlers
@@ -36,6 +37,8 @@ def build_application(settings: Settings, engine: AsyncEngine | None = None, *,
                       persistence_interval: float = 1.0) -> CongdoanApplication:
     engine = engine or create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
+    # Everything this bot sends counts here, so that broadcasts (handlers/broadcast_jobs.py) yield to it.
+    send_window = pacing.SendWindow(pacing.ceiling(settings.paid_broadcast))
     builder = (
         ApplicationBuilder()
         .application_class(CongdoanApplication)
@@ -50,7 +53,7 @@ def build_application(settings: Settings, engine: AsyncEngine | None = None, *,
         # broadcasts have their own paced sender. Retry a 429 a few times after its retry_after.
         .rate_limiter(AIORateLimiter(overall_max_rate=0, group_max_rate=20, group_time_period=60,
                                      max_retries=3))
-        .request(AiohttpRequest(pool_size=16, pool_timeout=10))
+        .request(AiohttpRequest(pool_size=16, pool_timeout=10, counter=send_window))
         .get_updates_request(AiohttpRequest(pool_size=1, read_timeout=10))
     )
     application: CongdoanApplication = builder.build()  # type: ignore[assignment]
@@ -59,5 +62,6 @@ def build_application(settings: Settings, engine: AsyncEngine | None = None, *,
     bot_data["settings"] = settings
     bot_data["engine"] = engine
     bot_data["session_factory"] = session_factory
+    bot_data["send_window"] = send_window
     register_handlers(application)
     return application

@@ -5,9 +5,14 @@ per update; aiohttp's client does the same work in a fraction of it. Parameters 
 the Bot API accepts for every method without files: form-encoding percent-escapes every byte of a
 Vietnamese keyboard in pure Python. With files it is multipart, as in PTB's HTTPXRequest; errors are
 PTB's TimedOut/NetworkError.
+
+With a `counter` (the broadcast sender's SendWindow, bot/services/pacing.py), every message sent counts
+against the bot's limit while in flight and for a second after, so a broadcast yields to conversations.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -15,13 +20,23 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.services.pacing import SENDING_METHODS
+
 _JSON = {"Content-Type": "application/json"}
+
+
+class SendCounter(Protocol):
+    def started(self) -> None: ...
+
+    def answered(self) -> float: ...
 
 
 class AiohttpRequest(BaseRequest):
     def __init__(self, pool_size: int = 16, connect_timeout: float = 5.0, read_timeout: float = 5.0,
-                 write_timeout: float = 5.0, pool_timeout: float = 1.0, media_write_timeout: float = 20.0) -> None:
+                 write_timeout: float = 5.0, pool_timeout: float = 1.0, media_write_timeout: float = 20.0,
+                 counter: SendCounter | None = None) -> None:
         self._pool_size = pool_size
+        self._counter = counter
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
@@ -71,6 +86,9 @@ class AiohttpRequest(BaseRequest):
             body, headers = request_data.json_payload, _JSON
         else:
             body = None
+        counted = self._counter is not None and url.rpartition("/")[2].lower() in SENDING_METHODS
+        if counted:
+            self._counter.started()
         try:
             async with self._session.request(method, url, data=body, headers=headers, timeout=timeout) as response:
                 return response.status, await response.read()
@@ -78,6 +96,9 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from error
         except aiohttp.ClientError as error:
             raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+        finally:
+            if counted:
+                self._counter.answered()
 
 
 def _multipart(fields: dict[str, str] | None, files: dict[str, tuple]) -> aiohttp.FormData:

@@ -68,11 +68,13 @@ class Sender:
     """The sender's Bot and pacer, shared by every run in this process. The Bot's connections are open
     only while a run is being delivered."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, window: pacing.SendWindow | None = None) -> None:
         self.settings = settings
         self.paid = settings.paid_broadcast
         rate = pacing.effective_rate(settings.broadcast_rate, settings.paid_broadcast)
-        self.pacer = pacing.Pacer(rate)
+        # The window bounds what the whole bot sends (the application's answers count in it: bot/app.py);
+        # the pacer spaces the broadcast within it at BROADCAST_RATE.
+        self.pacer = pacing.Pacer(rate, window=window or pacing.SendWindow(pacing.ceiling(self.paid)))
         # Enough sends in flight to keep the pace when one takes up to ~100 ms: 3 at 25/s, 98 at 970/s.
         self.workers = max(2, min(100, int(rate / 10) + 1))
         self.bot = Bot(settings.bot_token or "", base_url=settings.telegram_api_url,
@@ -99,7 +101,7 @@ class Sender:
 def sender_of(application: Application) -> Sender:  # type: ignore[type-arg]
     data = application.bot_data
     if SENDER not in data:
-        data[SENDER] = Sender(data["settings"])
+        data[SENDER] = Sender(data["settings"], data.get("send_window"))
     return data[SENDER]
 
 

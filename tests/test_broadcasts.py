@@ -147,6 +147,20 @@ async def test_pacer_counts_a_message_until_a_second_after_its_answer():
     assert worst <= rate
 
 
+async def test_broadcast_yields_the_room_the_applications_own_messages_take():
+    clock = FakeClock()
+    window = pacing.SendWindow(3, clock)
+    pacer = pacing.Pacer(1000, clock=clock, sleep=clock.sleep, window=window)
+    for _ in range(2):  # two answers to members, sent by the application (bot/http.py counts them)
+        window.started()
+        window.answered()
+    answers_at = clock.now
+    async with pacer.sending(1):
+        assert clock.now == answers_at  # room for one more in this second
+    async with pacer.sending(2):
+        assert clock.now > answers_at + 1.0  # the second one waits until the answers are a second old
+
+
 async def test_pacer_holds_a_chat_while_its_message_is_in_flight():
     clock = FakeClock()
     pacer = pacing.Pacer(1000, clock=clock, sleep=clock.sleep)

@@ -5,6 +5,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, NetworkError
 
 from bot.http import AiohttpRequest
+from bot.services import pacing
 from sandbox.emulator import BotApiEmulator
 
 TOKEN = "5100000001:HTTP"
@@ -44,3 +45,19 @@ async def test_errors_become_ptb_exceptions(bot):
     await emulator.stop()
     with pytest.raises(NetworkError):
         await bot.send_message(1, "emulator gone")
+
+
+async def test_messages_sent_count_in_the_send_window_and_edits_do_not():
+    """The application's sends count against the bot's limit so that a broadcast yields to them."""
+    async with BotApiEmulator() as emulator:
+        emulator.add_bot(TOKEN, username="http_bot")
+        window = pacing.SendWindow(100, clock=lambda: 0.0)  # a stopped clock: nothing ages out
+        async with Bot(TOKEN, base_url=emulator.base_url, base_file_url=emulator.base_file_url,
+                       request=AiohttpRequest(pool_size=4, counter=window)) as bot:
+            user = emulator.create_user("Lan")
+            message = await bot.send_message(user.id, "một")
+            await bot.edit_message_text("hai", user.id, message.message_id)
+            await bot.get_me()
+            with pytest.raises(BadRequest):
+                await bot.send_message(123, "chat not found")  # refused, but it may have been counted
+    assert window.recent() == 2

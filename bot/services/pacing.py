@@ -7,10 +7,13 @@ then land, whatever the network or Telegram's side did meanwhile. Counting only 
 when the receiver stalls for 60 ms, the messages sent meanwhile arrive together and, with the second of sends
 that follows, exceed the ceiling (bench/broadcast.py saw that at 950/s of 1000).
 
-Sends are evenly spaced at `rate` per second (a token bucket in its virtual-scheduling form, GCRA) and the
-rate keeps a small headroom under the ceiling. One chat gets at most one message per CHAT_INTERVAL after
-the previous one's answer; a 429 pauses every send for its retry_after (Telegram's limit is per bot, not per
-chat) and slows the pace by 5% for a while.
+Telegram's limit is for everything the bot sends, and members' conversations go on during a broadcast. So
+the window (SendWindow) is shared: the application's own requests count in it too (bot/http.py reports
+them; they are never delayed), and the broadcast yields the room they take. Within the window, broadcast
+sends are evenly spaced at `rate` per second (a token bucket in its virtual-scheduling form, GCRA), the
+configured BROADCAST_RATE kept a little under the ceiling. One chat gets at most one message per
+CHAT_INTERVAL after the previous one's answer; a 429 pauses every send for its retry_after (Telegram's
+limit is per bot, not per chat) and slows the pace by 5% for a while.
 """
 
 from __future__ import annotations
@@ -33,10 +36,71 @@ IN_FLIGHT = math.inf  # a chat's "last answer" while a send to it is in flight
 RECOVER_AFTER = 30.0  # seconds without a 429 before the pace slowed by one goes back to the configured rate
 
 
+# What Telegram counts against the bot's limit (sending a new message); edits, answers to button presses
+# and reads do not count.
+SENDING_METHODS = frozenset({
+    "sendmessage", "sendphoto", "senddocument", "sendvoice", "sendaudio", "sendvideo", "sendanimation",
+    "sendsticker", "sendpoll", "sendmediagroup", "sendlocation", "sendcontact", "sendvideonote", "senddice",
+    "sendvenue", "copymessage", "copymessages", "forwardmessage", "forwardmessages",
+})
+
+
+def ceiling(paid: bool) -> float:
+    """Messages per second for the whole bot, kept a little under Telegram's ceiling."""
+    return PAID_CEILING * PAID_HEADROOM if paid else FREE_CEILING * HEADROOM
+
+
 def effective_rate(configured: float, paid: bool) -> float:
     """The rate the sender uses: the configured one, kept under Telegram's ceiling by the headroom."""
-    ceiling = PAID_CEILING * PAID_HEADROOM if paid else FREE_CEILING * HEADROOM
-    return min(configured, ceiling)
+    return min(configured, ceiling(paid))
+
+
+class SendWindow:
+    """The bot's sends of the last second (module doc): each counts while in flight and for one second after
+    its answer. Broadcast sends wait in admit(); the application's own sends are only counted (started, then
+    answered), so a member's answer never waits behind a broadcast."""
+
+    def __init__(self, cap: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.cap = max(1, int(cap))
+        self._clock = clock
+        self._answered: deque[float] = deque()  # answer times within the last second
+        self._in_flight = 0
+        self._answer = asyncio.Event()  # set (and replaced) whenever a send is answered
+
+    def started(self) -> None:
+        self._in_flight += 1
+
+    def answered(self) -> float:
+        now = self._clock()
+        self._in_flight = max(0, self._in_flight - 1)
+        self._answered.append(now)
+        self._answer.set()
+        self._answer = asyncio.Event()
+        return now
+
+    def recent(self) -> int:
+        """Sends in flight or answered within the last second."""
+        now = self._clock()
+        return self._in_flight + sum(1 for at in self._answered if at > now - 1.0)
+
+    async def answer(self) -> None:
+        """Until the next answer."""
+        await self._answer.wait()
+
+    async def admit(self, sleep: Callable[[float], Awaitable[None]]) -> None:
+        """Wait until fewer than cap sends are in flight or answered within the last second, and start one.
+        This also holds after the event loop stalled, when every send that had a slot wakes at once."""
+        while True:
+            now = self._clock()
+            while self._answered and self._answered[0] <= now - 1.0:
+                self._answered.popleft()
+            if len(self._answered) + self._in_flight < self.cap:
+                self._in_flight += 1  # no await between the check and this: concurrent sends see it
+                return
+            if self._answered:
+                await sleep(self._answered[0] + 1.0 - now + 1e-4)
+            else:  # all in flight: an answer starts its second, then the loop sleeps until it ends
+                await self.answer()
 
 
 class Pacer:
@@ -49,7 +113,7 @@ class Pacer:
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
                  chat_interval: float = CHAT_INTERVAL,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, window: SendWindow | None = None) -> None:
         self.configured_rate = rate
         self.burst = max(1.5, rate * 0.01)
         self.chat_interval = chat_interval
@@ -59,9 +123,7 @@ class Pacer:
         self._next = clock()  # the theoretical time of the next send
         self._paused_until = 0.0
         self._last_429 = float("-inf")
-        self._answered: deque[float] = deque()  # answer times of the sends answered in the last second
-        self._in_flight = 0
-        self._answer = asyncio.Event()  # set (and replaced) whenever a send is answered
+        self.window = window or SendWindow(rate, clock)
         self._chat_last: dict[int, float] = {}
         self.pauses = 0  # 429s honoured, for the statistics
 
@@ -95,7 +157,7 @@ class Pacer:
             await self._wait_for_chat(chat_id)
         try:
             await self._next_slot()
-            await self._within_window()
+            await self.window.admit(self._sleep)
         except BaseException:  # cancelled while waiting: the chat is free again
             if chat_id is not None:
                 self._chat_last.pop(chat_id, None)
@@ -115,36 +177,16 @@ class Pacer:
 
     def answered(self, chat_id: int | None = None) -> None:
         """The send taken by acquire() got its answer (or failed): from now on it counts for one second."""
-        now = self._clock()
-        self._in_flight -= 1
-        self._answered.append(now)
+        now = self.window.answered()
         if chat_id is not None:
             self._remember_chat(chat_id, now)
-        self._answer.set()
-        self._answer = asyncio.Event()
-
-    async def _within_window(self) -> None:
-        """At most floor(rate) sends in flight or answered within the last second (module doc). This also
-        holds after the event loop stalled, when every send that had reserved a GCRA slot wakes at once."""
-        cap = max(1, int(self.rate))
-        while True:
-            now = self._clock()
-            while self._answered and self._answered[0] <= now - 1.0:
-                self._answered.popleft()
-            if len(self._answered) + self._in_flight < cap:
-                self._in_flight += 1  # no await between the check and this: concurrent sends see it
-                return
-            if self._answered:
-                await self._sleep(self._answered[0] + 1.0 - now + 1e-4)
-            else:  # all in flight: an answer starts its second, then the loop sleeps until it ends
-                await self._answer.wait()
 
     async def _wait_for_chat(self, chat_id: int) -> None:
         """CHAT_INTERVAL after the previous send's answer; a send still in flight holds the chat."""
         while True:
             last = self._chat_last.get(chat_id)
             if last == IN_FLIGHT:
-                await self._answer.wait()
+                await self.window.answer()
                 continue
             wait = 0.0 if last is None else last + self.chat_interval - self._clock()
             if wait <= 0:
