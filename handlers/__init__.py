@@ -57,8 +57,11 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
         application.add_handler(handler, group=-6)
     for handler in limits.handlers():  # muted accounts and bursts stop here, before anything else
         application.add_handler(handler, group=limits.GATE_GROUP)
-    # /mydata, /forgetme, the units section of /admin, the bot leaving a group: they stop what they handle.
-    for handler in [*privacy.handlers(), *admin_units.handlers(), *chat_members.handlers()]:
+    # The units section of /admin and its typed unit search (only while one is awaited): they stop what they handle.
+    for handler in admin_units.handlers():
+        application.add_handler(handler, group=-8)
+    # /mydata, /forgetme, the bot leaving a group: they stop what they handle.
+    for handler in [*privacy.handlers(), *chat_members.handlers()]:
         application.add_handler(handler, group=-7)
     for handler in survey.handlers():  # /survey, its buttons, and a typed answer while one is awaited
         application.add_handler(handler, group=-5)

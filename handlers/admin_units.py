@@ -1,17 +1,28 @@
 """/admin → Units and officers: the unit tree (paged), each unit's officers and inbox status, invites,
 revoking an officer (after a confirmation), and the muted accounts. Admins see every unit; a unit admin
 gets the same screens for their subtree only (/admin opens them directly for a unit admin who is not an
-admin). Every press re-reads the person's scope: callback data can be forged."""
+admin). Every press re-reads the person's scope: callback data can be forged.
+
+🔍 Search: after the button, what the person types is looked up in unit names and codes (their subtree only)
+until they press another button, send a command or use the menu. user_data[SEARCH] holds that wait and the
+last query (for paging its results)."""
 
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import ApplicationHandlerStop, BaseHandler, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot.i18n import t
 from bot.services import admin_units, audit, limits
 from bot.services.officers import deep_link
-from bot.text import escape
+from bot.text import escape, nfc
 from db.models import Member, OfficerRole
 from handlers import admin, notify, ui
 from handlers.context import BotContext, current_member
@@ -21,12 +32,22 @@ PREFIX = "adm:un:"
 SECTION = f"{PREFIX}top:0"  # the callback data of the /admin hub button
 PER_PAGE = 8
 BUTTON_TEXT = 48
+RESULT_TEXT = 64  # a search result shows the code after the name
+SEARCH = "admin_units_search"  # user_data: {"awaiting": bool, "query": str}
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    """A group of their own, ahead of the features that read typed text (handlers/__init__.py): the
+    message handlers act only while a search is awaited; a command, a menu label or another feature's
+    button ends that wait and goes on as usual."""
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+    menu = filters.Text([label for key, _ in ui.MAIN_MENU for label in ui.menu_labels(key)])
     return [CommandHandler("admin", on_admin_command, filters=private),
-            CallbackQueryHandler(on_button, pattern=rf"^{PREFIX}")]
+            CallbackQueryHandler(on_button, pattern=rf"^{PREFIX}"),
+            MessageHandler(private & filters.TEXT & ~filters.COMMAND & ~menu, on_search_text),
+            MessageHandler(private & (filters.COMMAND | menu), _stop_awaiting),
+            MessageHandler(private & ~filters.TEXT, on_other_message),
+            CallbackQueryHandler(_stop_awaiting)]
 
 
 async def _scope(update: Update, context: BotContext) -> tuple[Member | None, admin_units.Scope | None, bool]:
@@ -37,6 +58,7 @@ async def _scope(update: Update, context: BotContext) -> tuple[Member | None, ad
 
 async def on_admin_command(update: Update, context: BotContext) -> None:
     """A unit admin who is not an admin: /admin opens their units. Admins go on to the hub."""
+    await _stop_awaiting(update, context)
     member, scope, is_admin = await _scope(update, context)
     if is_admin or scope is None or member is None:
         return
@@ -52,7 +74,9 @@ async def on_button(update: Update, context: BotContext) -> None:
         raise ApplicationHandlerStop
     parts = update.callback_query.data.removeprefix(PREFIX).split(":")
     action, args = parts[0], parts[1:]
-    numbers = [int(arg) for arg in args if arg.isdigit()]
+    numbers = [int(arg) for arg in args if ui.is_id(arg)]
+    if action != "sp":
+        await _stop_awaiting(update, context)
     try:
         screen = await _screen(update, context, member, scope, is_admin, action, args, numbers)
     except admin_units.NotAllowed:
@@ -75,6 +99,11 @@ async def _screen(update: Update, context: BotContext, member: Member, scope: ad
         return await _unit(context, lang, scope, numbers[0], numbers[1])
     if action == "o" and len(numbers) == 1:
         return await _officers(context, lang, scope, numbers[0])
+    if action == "s" and not numbers:
+        context.user_data[SEARCH] = {"awaiting": True}
+        return t(lang, "units.search_ask"), ui.buttons([[(t(lang, "units.top"), f"{PREFIX}top:0")]])
+    if action == "sp" and len(numbers) == 1 and context.user_data.get(SEARCH, {}).get("query"):
+        return await _results(context, lang, scope, context.user_data[SEARCH]["query"], numbers[0])
     if action == "r" and len(numbers) == 1:
         return await _confirm_revoke(context, lang, scope, numbers[0])
     if action == "R" and len(numbers) == 1:
@@ -109,6 +138,7 @@ async def _top(context: BotContext, lang: str, scope: admin_units.Scope, page: i
         return await _unit(context, lang, scope, tops[0].id, 0)
     items = [(_short(unit.name), f"{PREFIX}u:{unit.id}:0") for unit in tops]
     rows = ui.paged(items, page, PER_PAGE, f"{PREFIX}top:", lang, columns=1)
+    rows.append([(t(lang, "units.search_button"), f"{PREFIX}s")])
     if is_admin:
         rows.append([(t(lang, "units.muted_button"), f"{PREFIX}m")])
     return t(lang, "units.title"), ui.buttons(rows)
@@ -130,8 +160,62 @@ async def _unit(context: BotContext, lang: str, scope: admin_units.Scope, unit_i
     if info.parent_in_scope:
         nav.append((t(lang, "units.up"), f"{PREFIX}u:{unit.parent_id}:0"))
     nav.append((t(lang, "units.top"), f"{PREFIX}top:0"))
+    nav.append((t(lang, "units.search_button"), f"{PREFIX}s"))
     rows.append(nav)
     return text, ui.buttons(rows)
+
+
+# ----- search -----
+
+async def on_search_text(update: Update, context: BotContext) -> None:
+    """A typed search, while one is awaited; any other text goes on to the other features."""
+    if not context.user_data.get(SEARCH, {}).get("awaiting"):
+        return
+    member, scope, _ = await _scope(update, context)
+    if member is None or scope is None:  # no longer allowed: the wait ends, the text goes on
+        context.user_data.pop(SEARCH, None)
+        return
+    typed = nfc(update.effective_message.text)
+    if len(typed) > admin_units.SEARCH_MAX:
+        await ui.send(update, t(member.language, "input.too_long", limit=admin_units.SEARCH_MAX))
+        raise ApplicationHandlerStop
+    context.user_data[SEARCH] = {"awaiting": True, "query": typed}
+    await ui.present(update, context, *await _results(context, member.language, scope, typed, 0))
+    raise ApplicationHandlerStop
+
+
+async def on_other_message(update: Update, context: BotContext) -> None:
+    """A sticker, a photo… while a search is awaited: ask for words again."""
+    if not context.user_data.get(SEARCH, {}).get("awaiting"):
+        return
+    member = await current_member(update, context)
+    await ui.send(update, t(member.language if member else "vi", "units.search_text_only"))
+    raise ApplicationHandlerStop
+
+
+async def _stop_awaiting(update: Update, context: BotContext) -> None:
+    if context.user_data.get(SEARCH, {}).get("awaiting"):
+        context.user_data[SEARCH] = {**context.user_data[SEARCH], "awaiting": False}
+
+
+async def _results(context: BotContext, lang: str, scope: admin_units.Scope, typed: str,
+                   page: int) -> tuple[str, object]:
+    found = await admin_units.search_units(context.db, scope, typed)
+    shown = escape(typed[:BUTTON_TEXT])
+    if not found.units:
+        text = t(lang, "units.search_none", typed=shown)
+    elif found.total > len(found.units):
+        text = t(lang, "units.search_many", typed=shown, total=found.total, shown=len(found.units))
+    else:
+        text = t(lang, "units.search_found", typed=shown, total=found.total)
+    items = [(_labelled(unit.name, unit.code), f"{PREFIX}u:{unit.id}:0") for unit in found.units]
+    rows = ui.paged(items, page, PER_PAGE, f"{PREFIX}sp:", lang, columns=1)
+    rows.append([(t(lang, "units.top"), f"{PREFIX}top:0")])
+    return text, ui.buttons(rows)
+
+
+def _labelled(name: str, code: str) -> str:
+    return f"{_short(name, max(16, RESULT_TEXT - len(code) - 3))} · {code}"
 
 
 async def _officers(context: BotContext, lang: str, scope: admin_units.Scope, unit_id: int) -> tuple[str, object]:

@@ -26,6 +26,7 @@ from bot.text import escape, nfc
 from db.models import Member, UnionStatus, Workplace
 from handlers import joining, privacy, ui
 from handlers.context import BotContext, current_member, identity_of
+from handlers.province_picker import ProvincePicker
 
 LANGUAGE, CONSENT, PROVINCE, SECTOR, WORKPLACE, WORKPLACE_NAME, WORKPLACE_PROVINCE, MEMBERSHIP, SETTINGS = (
     "language", "consent", "province", "sector", "workplace", "workplace_name", "workplace_province",
@@ -33,7 +34,11 @@ LANGUAGE, CONSENT, PROVINCE, SECTOR, WORKPLACE, WORKPLACE_NAME, WORKPLACE_PROVIN
 )
 ONBOARDING_ORDER = (LANGUAGE, CONSENT, PROVINCE, SECTOR, WORKPLACE, MEMBERSHIP)
 ONBOARDING, SETTINGS_FLOW = "onboarding", "settings"
-PROVINCES_PER_PAGE = 10
+PICKERS = {
+    PROVINCE: ProvincePicker("prov", "province.ask", "province.no_match", "province.pick_match"),
+    WORKPLACE_PROVINCE: ProvincePicker("wpprov", "workplace.ask_province", "province.no_match", "province.pick_match",
+                                       own_key="workplace.same_province"),
+}
 WORKPLACE_PREFIX = "w-"
 TEXT_LIMIT = 255
 END = ConversationHandler.END
@@ -157,32 +162,27 @@ async def on_withdraw(update: Update, context: BotContext) -> str | int:
 
 async def ask_province(update: Update, context: BotContext, member: Member, page: int = 0,
                        state: str = PROVINCE) -> str:
-    prefix = "prov" if state == PROVINCE else "wpprov"
-    items = [(p.short_name, f"{prefix}:{p.code}") for p in provinces.all_provinces()]
-    rows = ui.paged(items, page, PROVINCES_PER_PAGE, f"{prefix}page:", member.language)
-    if state == WORKPLACE_PROVINCE and member.province_code is not None:
-        own = provinces.get_province(member.province_code)
-        rows.insert(0, [(t(member.language, "workplace.same_province", province=own.short_name),
-                         f"wpprov:{own.code}")])
-    key = "province.ask" if state == PROVINCE else "workplace.ask_province"
-    await ui.present(update, context, t(member.language, key), ui.buttons(rows))
+    await PICKERS[state].ask(update, context, member.language, page, member.province_code)
     return state
 
 
+def _province_state(data: str) -> str:
+    return PROVINCE if data.startswith(PICKERS[PROVINCE].prefix) else WORKPLACE_PROVINCE
+
+
 async def on_province_page(update: Update, context: BotContext) -> str:
-    member = await current_member(update, context)
-    prefix, _, page = update.callback_query.data.partition("page:")
-    state = PROVINCE if prefix == "prov" else WORKPLACE_PROVINCE
-    if not page.isdigit():
+    member, data = await current_member(update, context), update.callback_query.data
+    state = _province_state(data)
+    page = PICKERS[state].page_of(data)
+    if page is None:
         return await _stale(update, context, member, state)
-    return await ask_province(update, context, member, int(page), state)
+    return await ask_province(update, context, member, page, state)
 
 
 async def on_province_button(update: Update, context: BotContext) -> str | int:
-    query, member = update.callback_query, await current_member(update, context)
-    prefix, _, code = query.data.partition(":")
-    province = provinces.get_province(int(code)) if code.isdigit() else None
-    state = PROVINCE if prefix == "prov" else WORKPLACE_PROVINCE
+    member, data = await current_member(update, context), update.callback_query.data
+    state = _province_state(data)
+    province = PICKERS[state].province_of(data)
     if province is None:
         return await _stale(update, context, member, state)
     ui.note(context, t(member.language, "province.chosen", province=province.name))
@@ -200,12 +200,7 @@ async def on_province_text(update: Update, context: BotContext) -> str | int:
     if len(matches) == 1:
         ui.note(context, t(member.language, "province.chosen", province=matches[0].name))
         return await _province_chosen(update, context, member, matches[0], state)
-    if not matches:
-        ui.note(context, t(member.language, "province.no_match", typed=escape(typed)))
-        return await ask_province(update, context, member, 0, state)
-    prefix = "prov" if state == PROVINCE else "wpprov"
-    rows = [[(p.short_name, f"{prefix}:{p.code}")] for p in matches]
-    await ui.send(update, t(member.language, "province.pick_match"), ui.buttons(rows))
+    await PICKERS[state].answer_typed(update, context, member.language, typed, matches, member.province_code)
     return state
 
 
@@ -276,7 +271,7 @@ async def on_workplace_button(update: Update, context: BotContext) -> str | int:
         ui.note(context, t(member.language, "workplace.not_listed_chosen"))
         await ui.present(update, context, t(member.language, "workplace.ask_name"))
         return WORKPLACE_NAME
-    workplace = await context.db.get(Workplace, int(choice)) if choice.isdigit() else None
+    workplace = await context.db.get(Workplace, int(choice)) if ui.is_id(choice) else None
     if workplace is None:
         return await _stale(update, context, member, WORKPLACE)
     await members.set_workplace(context.db, member, workplace)
@@ -482,15 +477,16 @@ def conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:  # type: 
         LANGUAGE: [CallbackQueryHandler(on_language, pattern=r"^lang:")],
         CONSENT: [CallbackQueryHandler(on_withdraw, pattern=r"^consent:(withdraw|keep)$"),
                   CallbackQueryHandler(on_consent, pattern=r"^consent:")],
-        PROVINCE: [CallbackQueryHandler(on_province_page, pattern=r"^provpage:"),
-                   CallbackQueryHandler(on_province_button, pattern=r"^prov:"),
+        PROVINCE: [CallbackQueryHandler(on_province_page, pattern=PICKERS[PROVINCE].page_pattern),
+                   CallbackQueryHandler(on_province_button, pattern=PICKERS[PROVINCE].choose_pattern),
                    MessageHandler(text, on_province_text)],
         SECTOR: [CallbackQueryHandler(on_sector, pattern=r"^sector:")],
         WORKPLACE: [CallbackQueryHandler(on_workplace_button, pattern=r"^wp:"),
                     MessageHandler(text, on_workplace_text)],
         WORKPLACE_NAME: [MessageHandler(text, on_workplace_name)],
-        WORKPLACE_PROVINCE: [CallbackQueryHandler(on_province_page, pattern=r"^wpprovpage:"),
-                             CallbackQueryHandler(on_province_button, pattern=r"^wpprov:"),
+        WORKPLACE_PROVINCE: [CallbackQueryHandler(on_province_page, pattern=PICKERS[WORKPLACE_PROVINCE].page_pattern),
+                             CallbackQueryHandler(on_province_button,
+                                                  pattern=PICKERS[WORKPLACE_PROVINCE].choose_pattern),
                              MessageHandler(text, on_province_text)],
         MEMBERSHIP: [CallbackQueryHandler(on_membership, pattern=r"^union:")],
         SETTINGS: [CallbackQueryHandler(on_settings_button, pattern=r"^set:")],

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
+from rapidfuzz import fuzz, process
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit, officers
 from bot.services.cases import OPEN_STATUSES
 from bot.services.units import subtree_ids
+from bot.text import fold, nfc, search_key, vietnamese_sort_key
 from db.models import Grievance, Member, Officer, OfficerInvite, OfficerRole, Unit
 from db.types import utcnow
 
@@ -137,6 +140,74 @@ async def invite(session: AsyncSession, unit_id: int, scope: Scope, actor: str, 
     return unit, await officers.create_invite(session, unit, actor, role, ttl)
 
 
+# ----- finding a unit by what is typed -----
+
+SEARCH_MAX = 100  # characters of a typed search
+SEARCH_LIMIT = 40  # units listed at most: more words narrow it down
+_TYPO_SCORE = 80.0
+_TYPO_MIN_LENGTH = 4  # shorter words must match the start of a word exactly
+
+
+@dataclass(frozen=True)
+class Found:
+    units: list[Unit]  # best first, at most the limit
+    total: int  # how many matched in all
+
+
+async def search_units(session: AsyncSession, scope: Scope, typed: str, limit: int = SEARCH_LIMIT) -> Found:
+    """Units within the scope whose name or code has every typed word (no diacritics needed, đ→d, any case,
+    abbreviations such as "cdcs" or "hn" expanded, small typos in longer words forgiven).
+    The exact code comes first, then words that start words, then substrings, then typos; broader units first."""
+    typed = nfc(typed)[:SEARCH_MAX]
+    queries = [words for words in {tuple(fold(typed).split()), tuple(search_key(typed).split())} if words]
+    if not queries:
+        return Found([], 0)
+    compact = fold(typed).replace(" ", "")
+    ranked = []
+    for row in await session.execute(select(Unit.id, Unit.name, Unit.code, Unit.level)):
+        if not scope.covers(row.id):
+            continue
+        rank = _match_rank(queries, compact, row.name, row.code)
+        if rank is not None:
+            ranked.append(((rank, row.level, vietnamese_sort_key(row.name), row.id), row.id))
+    ranked.sort()
+    ids = [unit_id for _, unit_id in ranked[:limit]]
+    found = {unit.id: unit for unit in await session.scalars(select(Unit).where(Unit.id.in_(ids)))} if ids else {}
+    return Found([found[unit_id] for unit_id in ids], len(ranked))
+
+
+def _match_rank(queries: list[tuple[str, ...]], compact: str, name: str, code: str) -> int | None:
+    """0 exact code, 1 every word starts a word, 2 every word inside a word, 3 with typos; None: no match."""
+    compact_code, words = _unit_words(name, code)
+    if compact and compact == compact_code:
+        return 0
+    ranks = [rank for query in queries if (rank := _words_rank(query, words)) is not None]
+    return min(ranks, default=None)
+
+
+@lru_cache(maxsize=20_000)  # folding every unit on every search costs more than the matching
+def _unit_words(name: str, code: str) -> tuple[str, tuple[str, ...]]:
+    folded_code = fold(code)
+    compact_code = folded_code.replace(" ", "")
+    words = {*fold(name).split(), *search_key(name).split(), *folded_code.split(), compact_code}
+    return compact_code, tuple(sorted(words))
+
+
+def _words_rank(query: tuple[str, ...], words: tuple[str, ...]) -> int | None:
+    worst = 1
+    for typed in query:
+        if any(word.startswith(typed) for word in words):
+            continue
+        if any(typed in word for word in words):
+            worst = max(worst, 2)
+        elif len(typed) >= _TYPO_MIN_LENGTH and process.extractOne(typed, words, scorer=fuzz.ratio,
+                                                                   score_cutoff=_TYPO_SCORE):
+            worst = 3
+        else:
+            return None
+    return worst
+
+
 # ----- the command line -----
 
 async def revoke_by_token_or_id(session: AsyncSession, value: str, actor: str) -> str:
@@ -149,7 +220,7 @@ async def revoke_by_token_or_id(session: AsyncSession, value: str, actor: str) -
             raise NotAllowed
         await officers.revoke_invite(session, found, actor)
         return f"invite:{found.id}"
-    if value.strip().isdigit():
+    if value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 9:
         officer, unit = await revoke_officer(session, int(value), Scope(None, ()), actor)
         return f"officer:{officer.id}@{unit.code}"
     raise NotAllowed

@@ -3,10 +3,10 @@ admins get the same screens for their subtree only; forged presses are refused."
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.services import officers, units
-from db.models import AuditLog, Grievance, Officer, OfficerRole
+from db.models import AuditLog, Grievance, Officer, OfficerRole, Unit
 from tests.support.harness import buttons_of, data_of, t
 from tests.test_cli import congdoan
 from tests.transcripts.test_mydata import file_case, member_of, officer_with_inbox, ready_member
@@ -143,3 +143,116 @@ async def test_officer_revoke_and_list_on_the_command_line(harness, db_url):
     assert refused["text"] == t("vi", "invite.revoked")
     async with harness.session_factory() as session:
         assert (await session.get_one(Officer, role.id)).revoked_at is not None
+
+
+# ----- finding a unit by name or code -----
+
+async def add_units(harness, parent_code, names) -> None:
+    """Units below parent_code, named as given, coded TEST-<n> in order."""
+    async with harness.session_factory() as session:
+        parent = await units.get_unit_by_code(session, parent_code)
+        taken = len((await session.scalars(select(Unit.id))).all())
+        for number, name in enumerate(names, start=taken):
+            session.add(Unit(code=f"TEST-{number}", name=name, level=min(parent.level + 1, 4), parent_id=parent.id))
+        await session.commit()
+
+
+async def search(harness, user, screen, typed) -> dict:
+    await harness.press(user, screen, data_of(screen, t("vi", "units.search_button")))
+    asked = await harness.next(user)
+    assert asked["text"] == t("vi", "units.search_ask")
+    return await harness.reply_to(user, typed)
+
+
+def unit_buttons(message) -> list[tuple[str, str]]:
+    return [(text, data) for text, data in buttons_of(message) if data.startswith("adm:un:u:")]
+
+
+async def test_an_admin_finds_units_with_or_without_diacritics_and_pages_through_them(harness):
+    await add_units(harness, "VGCL", ["Liên đoàn Lao động Thành phố Đà Nẵng"])
+    await add_units(harness, "LDLD-HN", [f"Công đoàn cơ sở Công ty Cảng Đà Nẵng số {n}" for n in range(1, 12)])
+    admin = await an_admin(harness)
+    top = await open_units(harness, admin)
+
+    found = await search(harness, admin, top, "Da Nang")
+    assert found["text"] == t("vi", "units.search_found", typed="Da Nang", total=12)
+    first_page = unit_buttons(found)
+    assert len(first_page) == 8
+    assert first_page[0][0].startswith("Liên đoàn Lao động Thành phố Đà Nẵng")  # the broader unit first
+    await harness.press(admin, found, data_of(found, "›"))
+    second = await harness.next(admin)
+    assert second["message_id"] == found["message_id"] and second["text"] == found["text"]
+    assert len(unit_buttons(second)) == 4 and not set(unit_buttons(second)) & set(first_page)
+
+    # Typed again right away (still searching): with the marks, in capitals, decomposed (NFD), by code.
+    for typed in ("ĐÀ NẴNG", "đà nẵng", "\u0110a\u0300 N\u0103\u0303ng"):
+        again = await harness.reply_to(admin, typed)
+        assert again["text"].startswith("🔍") and len(unit_buttons(again)) == 8, typed
+    by_code = await harness.reply_to(admin, "cdcs-maysh")
+    assert [text for text, _ in unit_buttons(by_code)] == [
+        "Công đoàn cơ sở Công ty TNHH May Sông Hồng Hà Nội · CDCS-MAYSH"]
+    typo = await harness.reply_to(admin, "Song Hongg")  # a typo in a longer word is forgiven
+    assert "CDCS-MAYSH" in unit_buttons(typo)[0][0]
+    none = await harness.reply_to(admin, "Cà Mau")
+    assert none["text"] == t("vi", "units.search_none", typed="Cà Mau") and unit_buttons(none) == []
+
+    # Picking a result opens the unit; the tree works from there, and typed text is no longer a search.
+    found = await harness.reply_to(admin, "long bien")
+    await harness.press(admin, found, data_of(found, "CDP-LONGBIEN"))
+    unit = await harness.next(admin)
+    assert unit["text"].startswith("🏢 Công đoàn phường Long Biên (CDP-LONGBIEN)")
+    await harness.press(admin, unit, data_of(unit, t("vi", "units.up")))
+    assert (await harness.next(admin))["text"].startswith("🏢 Liên đoàn Lao động Thành phố Hà Nội")
+    library = await harness.reply_to(admin, "long bien")
+    assert not library["text"].startswith("🔍 ")
+
+
+async def test_many_matches_are_cut_short_and_other_messages_are_answered(harness):
+    await add_units(harness, "LDLD-HCM", [f"Công đoàn cơ sở Công ty May Sài Gòn {n}" for n in range(50)])
+    admin = await an_admin(harness)
+    top = await open_units(harness, admin)
+    found = await search(harness, admin, top, "sai gon")
+    assert found["text"] == t("vi", "units.search_many", typed="sai gon", total=50, shown=40)
+    assert [text for text, _ in buttons_of(found) if "/" in text] == ["1/5"]
+    await harness.emulator.send_sticker(admin)
+    assert (await harness.next(admin))["text"] == t("vi", "units.search_text_only")
+    too_long = await harness.reply_to(admin, "x" * 101)
+    assert too_long["text"] == t("vi", "input.too_long", limit=100)
+    for forged in ("adm:un:sp:x", "adm:un:sp:1234567890", "adm:un:sp:²", "adm:un:s:1", "adm:un:sp:1:2"):
+        query = await harness.press(admin, found, forged, force=True)
+        assert (await harness.emulator.wait_answer(query))["text"] == t("vi", "input.stale_button"), forged
+    # A command ends the search: the next words are not looked up in units.
+    await harness.reply_to(admin, "/help")
+    assert not (await harness.reply_to(admin, "sai gon"))["text"].startswith("🔍 ")
+
+
+async def test_a_unit_admin_finds_only_units_in_their_subtree(harness):
+    await add_units(harness, "CDP-LONGBIEN", ["Công đoàn cơ sở Công ty Xe khách Đà Nẵng Long Biên"])
+    await add_units(harness, "LDLD-HN", ["Công đoàn cơ sở Nhà máy Đà Nẵng Hà Nội"])
+    await add_units(harness, "VGCL", ["Liên đoàn Lao động Thành phố Đà Nẵng"])
+    ward_admin = harness.user("Phường")
+    async with harness.session_factory() as session:
+        invite = await officers.create_invite(session, await units.get_unit_by_code(session, "CDP-LONGBIEN"), "test",
+                                              OfficerRole.UNIT_ADMIN)
+    await harness.reply_to(ward_admin, f"/start officer-{invite.token}")
+    own = await harness.reply_to(ward_admin, "/admin")
+
+    found = await search(harness, ward_admin, own, "da nang")
+    assert len(unit_buttons(found)) == 1 and "Xe khách Đà Nẵng" in unit_buttons(found)[0][0]
+    for typed in ("Ha Noi", "LDLD-HN", "VGCL", "Thu Duc", "Lien doan"):  # all outside their subtree
+        outside = await harness.reply_to(ward_admin, typed)
+        assert all(not any(code in text for code in ("LDLD", "VGCL", "CDP-THUDUC", "Nhà máy"))
+                   for text, _ in unit_buttons(outside)), typed
+    nothing = await harness.reply_to(ward_admin, "Thu Duc")
+    assert nothing["text"] == t("vi", "units.search_none", typed="Thu Duc")
+    mine = await harness.reply_to(ward_admin, "may song hong")
+    assert [data for _, data in unit_buttons(mine)] == [f"adm:un:u:{await unit_id(harness, 'CDCS-MAYSH')}:0"]
+
+    # A forged result outside the subtree is refused like any other forged press.
+    query = await harness.press(ward_admin, mine, f"adm:un:u:{await unit_id(harness, 'LDLD-HN')}:0", force=True)
+    assert (await harness.emulator.wait_answer(query))["text"] == t("vi", "input.stale_button")
+    # After losing the role, typed words are no longer looked up in units.
+    async with harness.session_factory() as session:
+        await session.execute(update(Officer).values(revoked_at=Officer.created_at))
+        await session.commit()
+    assert not (await harness.reply_to(ward_admin, "may song hong"))["text"].startswith("🔍 ")
