@@ -9,6 +9,8 @@ last query (for paging its results)."""
 
 from __future__ import annotations
 
+import time
+
 from telegram import Update
 from telegram.ext import (
     ApplicationHandlerStop,
@@ -33,7 +35,8 @@ SECTION = f"{PREFIX}top:0"  # the callback data of the /admin hub button
 PER_PAGE = 8
 BUTTON_TEXT = 48
 RESULT_TEXT = 64  # a search result shows the code after the name
-SEARCH = "admin_units_search"  # user_data: {"awaiting": bool, "query": str}
+SEARCH = "admin_units_search"  # user_data: {"awaiting": bool, "at": epoch seconds, "query": str}
+SEARCH_WAIT = 15 * 60  # seconds a search waits for typed words: days later, a text is not a search
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
@@ -100,7 +103,7 @@ async def _screen(update: Update, context: BotContext, member: Member, scope: ad
     if action == "o" and len(numbers) == 1:
         return await _officers(context, lang, scope, numbers[0])
     if action == "s" and not numbers:
-        context.user_data[SEARCH] = {"awaiting": True}
+        context.user_data[SEARCH] = {"awaiting": True, "at": time.time()}
         return t(lang, "units.search_ask"), ui.buttons([[(t(lang, "units.top"), f"{PREFIX}top:0")]])
     if action == "sp" and len(numbers) == 1 and context.user_data.get(SEARCH, {}).get("query"):
         return await _results(context, lang, scope, context.user_data[SEARCH]["query"], numbers[0])
@@ -169,7 +172,7 @@ async def _unit(context: BotContext, lang: str, scope: admin_units.Scope, unit_i
 
 async def on_search_text(update: Update, context: BotContext) -> None:
     """A typed search, while one is awaited; any other text goes on to the other features."""
-    if not context.user_data.get(SEARCH, {}).get("awaiting"):
+    if not _awaiting(context):
         return
     member, scope, _ = await _scope(update, context)
     if member is None or scope is None:  # no longer allowed: the wait ends, the text goes on
@@ -179,18 +182,23 @@ async def on_search_text(update: Update, context: BotContext) -> None:
     if len(typed) > admin_units.SEARCH_MAX:
         await ui.send(update, t(member.language, "input.too_long", limit=admin_units.SEARCH_MAX))
         raise ApplicationHandlerStop
-    context.user_data[SEARCH] = {"awaiting": True, "query": typed}
+    context.user_data[SEARCH] = {"awaiting": True, "at": time.time(), "query": typed}
     await ui.present(update, context, *await _results(context, member.language, scope, typed, 0))
     raise ApplicationHandlerStop
 
 
 async def on_other_message(update: Update, context: BotContext) -> None:
     """A sticker, a photo… while a search is awaited: ask for words again."""
-    if not context.user_data.get(SEARCH, {}).get("awaiting"):
+    if not _awaiting(context):
         return
     member = await current_member(update, context)
     await ui.send(update, t(member.language if member else "vi", "units.search_text_only"))
     raise ApplicationHandlerStop
+
+
+def _awaiting(context: BotContext) -> bool:
+    search = context.user_data.get(SEARCH, {})
+    return bool(search.get("awaiting")) and time.time() - search.get("at", 0) < SEARCH_WAIT
 
 
 async def _stop_awaiting(update: Update, context: BotContext) -> None:

@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 
 from bot.services import officers, units
 from db.models import AuditLog, Grievance, Officer, OfficerRole, Unit
+from handlers import admin_units as admin_units_handlers
 from tests.support.harness import buttons_of, data_of, t
 from tests.test_cli import congdoan
 from tests.transcripts.test_mydata import file_case, member_of, officer_with_inbox, ready_member
@@ -256,3 +257,14 @@ async def test_a_unit_admin_finds_only_units_in_their_subtree(harness):
         await session.execute(update(Officer).values(revoked_at=Officer.created_at))
         await session.commit()
     assert not (await harness.reply_to(ward_admin, "may song hong"))["text"].startswith("🔍 ")
+
+
+async def test_a_search_left_waiting_ends_after_a_while(harness):
+    """An admin who walked away from a search: their words days later are not a unit search."""
+    admin = await an_admin(harness)
+    top = await open_units(harness, admin)
+    found = await search(harness, admin, top, "long bien")
+    assert found["text"].startswith("🔍 ")
+    waiting = harness.application.user_data[admin.id][admin_units_handlers.SEARCH]
+    waiting["at"] -= admin_units_handlers.SEARCH_WAIT + 1
+    assert not (await harness.reply_to(admin, "long bien"))["text"].startswith("🔍 ")
