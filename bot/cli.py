@@ -232,7 +232,7 @@ def _mute_target(session, target: str):  # type: ignore[no-untyped-def]
     from db.models import Member
 
     async def find() -> int | None:
-        if target.strip().lstrip("-").isdigit():
+        if target.strip().lstrip("-").isascii() and target.strip().lstrip("-").isdigit():
             return int(target)
         grievance = await case_queries.find_case(session, target)
         member = await session.get(Member, grievance.member_id) if grievance and grievance.member_id else None

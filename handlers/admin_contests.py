@@ -33,13 +33,13 @@ async def on_button(update: Update, context: BotContext) -> None:
     now = utcnow()
     if action == "list":
         pass
-    elif action == "open" and raw.isdigit():
+    elif action == "open" and ui.is_id(raw):
         round_ = await contests.open_now(context.db, int(raw), now)
         if round_ is None:
             await ui.alert(update, context, t(lang, "admin.contest_unchanged"))
             return
         contest_jobs.schedule_round(context.application, round_, now)
-    elif action == "close" and raw.isdigit():
+    elif action == "close" and ui.is_id(raw):
         if not await contest_jobs.close_in_background(context.application, int(raw), now):
             await ui.alert(update, context, t(lang, "admin.contest_unchanged"))
             return

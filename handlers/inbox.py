@@ -30,7 +30,7 @@ async def register(update: Update, context: BotContext) -> None:
 async def picked(update: Update, context: BotContext) -> None:
     member = await current_member(update, context)
     unit_id = update.callback_query.data.removeprefix("inbox:")
-    unit = await context.db.get(Unit, int(unit_id)) if unit_id.isdigit() else None
+    unit = await context.db.get(Unit, int(unit_id)) if ui.is_id(unit_id) else None
     if member is None or unit is None:
         await ui.alert(update, context, t(member.language if member else "vi", "input.stale_button"))
         return

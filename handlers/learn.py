@@ -58,7 +58,7 @@ async def _on_topics(update: Update, context: BotContext, language: str, argumen
 
 
 async def _on_topic(update: Update, context: BotContext, language: str, arguments: list[str]) -> bool:
-    if len(arguments) != 2 or not arguments[1].isdigit():
+    if len(arguments) != 2 or not ui.is_id(arguments[1]):
         return False
     topic = library.get_topic(arguments[0])
     if topic is None:
@@ -82,7 +82,7 @@ async def _on_topic(update: Update, context: BotContext, language: str, argument
 
 
 async def _on_article(update: Update, context: BotContext, language: str, arguments: list[str]) -> bool:
-    if len(arguments) != 2 or not arguments[1].isdigit():
+    if len(arguments) != 2 or not ui.is_id(arguments[1]):
         return False
     article = library.get_article(arguments[0], language)
     index = int(arguments[1])
@@ -95,7 +95,7 @@ async def _on_article(update: Update, context: BotContext, language: str, argume
 
 async def _on_story(update: Update, context: BotContext, language: str, arguments: list[str]) -> bool:
     """An approved good example: the nominee, the story and the unit that approved it (never the nominator)."""
-    if len(arguments) != 1 or not arguments[0].isdigit():
+    if len(arguments) != 1 or not ui.is_id(arguments[0]):
         return False
     story = await examples.approved_story(context.db, int(arguments[0]))
     if story is None:
@@ -173,7 +173,7 @@ async def _on_faq(update: Update, context: BotContext, language: str, arguments:
 
 async def _on_feedback(update: Update, context: BotContext, language: str, arguments: list[str]) -> bool:
     member = await current_member(update, context)
-    if member is None or len(arguments) != 2 or not arguments[0].isdigit() or arguments[1] not in ("0", "1"):
+    if member is None or len(arguments) != 2 or not ui.is_id(arguments[0]) or arguments[1] not in ("0", "1"):
         return False
     helped = arguments[1] == "1"
     row = await faq.record_helped(context.db, int(arguments[0]), member.id, helped)  # commits

@@ -69,7 +69,7 @@ async def _checked_press(update: Update, context: BotContext) -> Press | None:
     parts = (query.data or "").split(":")
     member = await current_member(update, context)
     language = member.language if member else INBOX_LANGUAGE
-    grievance = await context.db.get(Grievance, int(parts[2])) if len(parts) in (3, 4) and parts[2].isdigit() else None
+    grievance = await context.db.get(Grievance, int(parts[2])) if len(parts) in (3, 4) and ui.is_id(parts[2]) else None
     if member is None or grievance is None or query.message is None:
         await ui.alert(update, context, t(language, "input.stale_button"))
         return None
@@ -215,14 +215,14 @@ async def on_transfer(update: Update, context: BotContext, press: Press) -> None
         await ui.alert(update, context, t(press.language, "officers.no_transfer_targets"))
         return
     await ui.acknowledge(update, context)
-    page = int(press.extra) if press.extra and press.extra.isdigit() else 0
+    page = int(press.extra) if press.extra and ui.is_id(press.extra) else 0
     await _set_markup(update, cards.transfer_buttons(press.grievance, targets, page, press.language))
     if press.action == "xfer":
         await _ask_for_text(update, context, press, "transfer")  # typing a unit code works too
 
 
 async def on_transfer_to(update: Update, context: BotContext, press: Press) -> None:
-    unit = await context.db.get(Unit, int(press.extra)) if press.extra and press.extra.isdigit() else None
+    unit = await context.db.get(Unit, int(press.extra)) if press.extra and ui.is_id(press.extra) else None
     if unit is None:
         await ui.alert(update, context, t(press.language, "input.stale_button"))
         return

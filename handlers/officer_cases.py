@@ -53,10 +53,10 @@ async def on_button(update: Update, context: BotContext) -> None:
     if who is None:
         return
     language = who.member.language
-    if len(parts) == 4 and parts[1] == "q" and parts[2] in set(Queue) and parts[3].isdigit():
+    if len(parts) == 4 and parts[1] == "q" and parts[2] in set(Queue) and ui.is_id(parts[3]):
         await _show_queue(update, context, who, Queue(parts[2]), int(parts[3]))
         return
-    if len(parts) == 3 and parts[1] == "open" and parts[2].isdigit():
+    if len(parts) == 3 and parts[1] == "open" and ui.is_id(parts[2]):
         grievance = await context.db.get(Grievance, int(parts[2]))
         if grievance is not None:
             await ui.acknowledge(update, context)

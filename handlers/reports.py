@@ -82,7 +82,7 @@ async def on_button(update: Update, context: BotContext) -> None:
     member = await current_member(update, context)
     language = member.language if member else "vi"
     parts = (update.callback_query.data or "").split(":")
-    if len(parts) == 3 and parts[1] == "pg" and parts[2].isdigit() and len(parts[2]) <= 4:
+    if len(parts) == 3 and parts[1] == "pg" and ui.is_id(parts[2]) and len(parts[2]) <= 4:
         await show_units(update, context, int(parts[2]))
         return
     unit = await _allowed_unit(update, context, parts[2] if len(parts) >= 3 else "")
@@ -100,7 +100,7 @@ async def on_button(update: Update, context: BotContext) -> None:
 
 
 async def _allowed_unit(update: Update, context: BotContext, raw: str) -> Unit | None:
-    if not raw.isdigit() or len(raw) > 12:
+    if not ui.is_id(raw):
         return None
     unit_id = int(raw)
     return next((unit for unit in await allowed_units(update, context) if unit.id == unit_id), None)

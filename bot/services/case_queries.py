@@ -199,7 +199,7 @@ class _Names:
 
     async def of(self, actor: str | None) -> tuple[Party, str | None]:
         member_id = int(actor.removeprefix("member:")) if actor and actor.startswith("member:") \
-            and actor.removeprefix("member:").isdigit() else None
+            and actor.removeprefix("member:").isascii() and actor.removeprefix("member:").isdigit() else None
         if member_id is None:
             return Party.SYSTEM, None
         member = await self.session.get(Member, member_id)

@@ -112,7 +112,7 @@ def _audience(raw: Any, problems: list[str]) -> tuple[str, int | None, str | Non
     if value == "all":
         return "all", None, None
     kind, _, rest = value.partition(":")
-    if kind == "province" and rest.strip().isdigit() and is_valid_province(int(rest)):
+    if kind == "province" and rest.strip().isascii() and rest.strip().isdigit() and is_valid_province(int(rest)):
         return "province", int(rest), None
     if kind == "unit" and rest.strip():
         return "unit", None, rest.strip().upper()

@@ -162,7 +162,7 @@ def _parse_row(row: dict[str, str], line: int, parsed: _Parsed, seen: dict[tuple
 
 
 def _level(raw: str, problem) -> int | None:  # type: ignore[no-untyped-def]
-    if not raw.isdigit() or not 1 <= int(raw) <= 4:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 4:
         problem(f"level must be 1, 2, 3 or 4, not {raw!r}")
         return None
     return int(raw)
@@ -171,7 +171,7 @@ def _level(raw: str, problem) -> int | None:  # type: ignore[no-untyped-def]
 def _province(raw: str, problem) -> int | None:  # type: ignore[no-untyped-def]
     if not raw:
         return None
-    if not raw.isdigit() or not is_valid_province(int(raw)):
+    if not (raw.isascii() and raw.isdigit()) or not is_valid_province(int(raw)):
         problem(f"unknown province code {raw!r} (see the 34 codes of vietnam-provinces)")
         return None
     return int(raw)
