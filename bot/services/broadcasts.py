@@ -148,7 +148,8 @@ def parse_clock(text: str) -> time | None:
     cleaned = text.strip().lower().replace("h", ":").replace(".", ":")
     hours, _, minutes = cleaned.partition(":")
     minutes = minutes or "0"
-    if not (f"{hours}{minutes}".isascii() and hours.isdigit() and minutes.isdigit()) or not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
+    if not (f"{hours}{minutes}".isascii() and hours.isdigit() and minutes.isdigit()) \
+            or not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
         return None
     return time(int(hours), int(minutes))
 
