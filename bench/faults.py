@@ -1,13 +1,16 @@
 """Fault resistance: 500 simulated workers file grievances through /report while the bot, in a child process,
-is killed with SIGKILL part-way; it is started again and the workers finish (retrying a step that got no
-answer, as a person would). Then the database is checked: every case a worker was given a code for is there
-whole (the grievance, its first message, its `created` event) and no half-written case exists.
+is killed with SIGKILL part-way; it is started again and the workers finish as a person would: a step that
+got no answer is done again (the same button pressed again, the same text sent again, Send included), and if
+that gets no answer either, /report again (continuing the draft the bot offers back). Then the database is
+checked: every case a worker was given a code for is there whole (the grievance, its first message, its
+`created` event), no half-written case exists, and no worker has two cases (a draft is sent once: a Send
+pressed again after the bot died between the commit and the acknowledgement gets that case's code).
 
     .venv/bin/python bench/faults.py [--workers 500] [--kill-at 0.4] [--database-url URL]
 
 Prints, per database: workers, cases acknowledged, acknowledged cases missing or incomplete (must be 0),
-half-written cases (must be 0), cases stored that nobody was told about (the bot died between the commit and
-the reply: the worker retried), workers with two cases, and the gaps in the case numbers.
+half-written cases (must be 0), cases stored and how many of them no worker was told about (must be 0),
+duplicates: workers with more than one case (must be 0), and the gaps in the case numbers.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,58 +32,84 @@ from common import OURS_TOKEN, buttons, databases, prepare_database, start_bot  
 from grievances import DESCRIPTION, Population, give_every_unit_an_inbox  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from bot.i18n import t  # noqa: E402
+from bot.services import intake  # noqa: E402
 from bot.services.categories import all_categories  # noqa: E402
 from db.models import Grievance, GrievanceEvent, GrievanceMessage  # noqa: E402
 from db.session import create_engine, create_session_factory  # noqa: E402
 from sandbox.emulator import BotApiEmulator, NoMessage  # noqa: E402
+from sandbox.emulator.markup import parse_html  # noqa: E402
 
 CODE = re.compile(r"PA-\d{4}-\d{4}")
-STEP_TIMEOUT = 12  # seconds without an answer before the worker tries again, from /report
+STEP_TIMEOUT = 12  # seconds without an answer before the worker does the step again
 ATTEMPTS = 6
+ASK_DESCRIPTION = parse_html(t("vi", "intake.ask_description", min=intake.DESCRIPTION_MIN,
+                               max=intake.DESCRIPTION_MAX))[0]
 
 
 class Retry(Exception):
     pass
 
 
-async def intake_once(emulator: BotApiEmulator, population: Population, index: int) -> str:
+async def intake_once(emulator: BotApiEmulator, population: Population, index: int, repeats: Counter[int]) -> str:
     """One try at filing a concern (the path of bench/grievances.py worker_intake), answering whatever the bot
-    shows next: a draft kept over a restart (restart it), the category, scope, description, answers offered
+    shows next: a draft kept over a restart (continue it), the category, scope, description, answers offered
     before sending (continue), attachments (none), workplace (own), "me too" (no), urgency (no), identity
-    (named), the review (send). Returns the case code the bot acknowledged."""
+    (named), the review (send). A step without an answer is done once more, as a person taps a button again
+    that did nothing. Returns the case code the bot acknowledged."""
     user = population.user(index)
-    choices = (("rep:go:", "rep:go:restart"), ("rep:cat:", f"rep:cat:{[c.code for c in all_categories()][index % 3]}"),
+    choices = (("rep:go:", "rep:go:continue"), ("rep:cat:", f"rep:cat:{[c.code for c in all_categories()][index % 3]}"),
                ("rep:scope:", "rep:scope:individual"), ("rep:att:", "rep:att:done"), ("rep:wp:", "rep:wp:own"),
                ("rep:metoo:", "rep:metoo:own"), ("rep:urg:", "rep:urg:no"), ("rep:id:", "rep:id:named"),
                ("rep:submit", "rep:submit"))
     emulator.drain(user.id)
-    await emulator.send_text(user, "/report", bot_token=OURS_TOKEN)
-    described = False
+
+    async def report() -> None:
+        await emulator.send_text(user, "/report", bot_token=OURS_TOKEN)
+
+    last_step = report
+    await last_step()
+    repeated = False
     for _ in range(40):
         try:
             message = await emulator.next_change(user.id, timeout=STEP_TIMEOUT)
         except NoMessage:
-            raise Retry from None
+            if repeated:
+                raise Retry from None
+            repeats[index] += 1
+            repeated = True
+            await last_step()  # the same button again (it raises AssertionError if it has gone), or text
+            continue
+        repeated = False
         found = CODE.search(message.get("text") or "")
         if found:
             return found.group(0)
-        offered = buttons(message)
-        choice = next((data for prefix, data in choices if data in offered
-                       or (prefix == "rep:go:" and any(b.startswith(prefix) for b in offered))), None)
-        if choice is not None:
-            await emulator.press_button(user, message, choice, bot_token=OURS_TOKEN)
-        elif not offered and not described:
-            await emulator.send_text(user, DESCRIPTION.format(index=index), bot_token=OURS_TOKEN)
-            described = True
+        step = _step_for(emulator, population, index, message, choices)
+        if step is not None:
+            last_step = step
+            await last_step()
     raise Retry
 
 
+def _step_for(emulator: BotApiEmulator, population: Population, index: int, message: dict,
+              choices: tuple[tuple[str, str], ...]):  # type: ignore[no-untyped-def]
+    """What the worker does about this message, as a coroutine function, or None (nothing to do)."""
+    user = population.user(index)
+    offered = buttons(message)
+    choice = next((data for _, data in choices if data in offered), None)
+    if choice is not None:
+        return lambda: emulator.press_button(user, message, choice, bot_token=OURS_TOKEN)
+    if ASK_DESCRIPTION in (message.get("text") or ""):
+        return lambda: emulator.send_text(user, DESCRIPTION.format(index=index), bot_token=OURS_TOKEN)
+    return None
+
+
 async def worker(emulator: BotApiEmulator, population: Population, index: int, acknowledged: dict[int, str],
-                 tries: Counter[int]) -> None:
+                 tries: Counter[int], repeats: Counter[int]) -> None:
     for _ in range(ATTEMPTS):
         tries[index] += 1
         try:
-            acknowledged[index] = await intake_once(emulator, population, index)
+            acknowledged[index] = await intake_once(emulator, population, index, repeats)
             return
         except Retry:
             continue
@@ -102,11 +132,15 @@ async def run_one(url: str, workers: int, kill_at: float) -> None:
         process = await start_bot("ours", emulator, url)
         acknowledged: dict[int, str] = {}
         tries: Counter[int] = Counter()
+        repeats: Counter[int] = Counter()
         started = time.perf_counter()
-        tasks = [asyncio.create_task(worker(emulator, population, i, acknowledged, tries)) for i in range(workers)]
+        tasks = [asyncio.create_task(worker(emulator, population, i, acknowledged, tries, repeats))
+                 for i in range(workers)]
         while len(acknowledged) < kill_at * workers and not all(task.done() for task in tasks):  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         killed_after = len(acknowledged)
+        told_before_kill = set(acknowledged.values())
+        killed_at = datetime.now(UTC)
         process.send_signal(signal.SIGKILL)
         await process.wait()
         calls_before = len(emulator.calls)
@@ -117,17 +151,21 @@ async def run_one(url: str, workers: int, kill_at: float) -> None:
         seconds = time.perf_counter() - started
         process.send_signal(signal.SIGTERM)
         await process.wait()
-    check = await check_database(url, acknowledged)
+    check = await check_database(url, acknowledged, told_before_kill, killed_at)
     db = url.split("+", 1)[0]
     retried = sum(1 for count in tries.values() if count > 1)
     print(f"{db}: {workers} workers in {seconds:.1f} s; SIGKILL after {killed_after} acknowledged cases, back "
-          f"polling in {down:.1f} s; {retried} workers retried")
-    print(f"  acknowledged cases:                 {len(acknowledged)} (workers without a code: "
+          f"polling in {down:.1f} s; {len(repeats)} workers did a step again, {retried} sent /report again")
+    print(f"  acknowledged cases:                  {len(set(acknowledged.values()))} (workers without a code: "
           f"{workers - len(acknowledged)})")
     print(f"  acknowledged but missing/incomplete: {check['missing']}  (must be 0)")
-    print(f"  half-written cases in the database: {check['half_written']}  (must be 0)")
-    print(f"  cases stored: {check['stored']}; stored but never acknowledged to the worker: "
-          f"{check['unacknowledged']}; workers with more than one case: {check['duplicates']}")
+    print(f"  half-written cases in the database:  {check['half_written']}  (must be 0)")
+    print(f"  cases stored:                        {check['stored']}; never acknowledged to a worker: "
+          f"{check['unacknowledged']}  (must be 0)")
+    print(f"  stored before the SIGKILL, its worker not yet answered: {check['resent']} (the answer lost or "
+          f"in flight; after the restart they got that case's code)")
+    print(f"  duplicates (workers with >1 case):   {check['duplicates']}  (must be 0; "
+          f"{check['extra_cases']} extra cases)")
     print(f"  gaps in case numbers: {check['gaps'] or 'none'}")
 
 
@@ -137,7 +175,8 @@ async def start_bot_again(emulator: BotApiEmulator, url: str, calls_before: int)
     return process
 
 
-async def check_database(url: str, acknowledged: dict[int, str]) -> dict[str, object]:
+async def check_database(url: str, acknowledged: dict[int, str], told_before_kill: set[str],
+                         killed_at: datetime) -> dict[str, object]:
     engine = create_engine(url)
     try:
         async with create_session_factory(engine)() as session:
@@ -148,13 +187,17 @@ async def check_database(url: str, acknowledged: dict[int, str]) -> dict[str, ob
             whole = set(await session.scalars(select(Grievance.code).where(
                 Grievance.id.in_(first_message), Grievance.id.in_(created))))
             codes = list(await session.scalars(select(Grievance.code)))
+            stored_before_kill = set(await session.scalars(select(Grievance.code)
+                                                           .where(Grievance.created_at < killed_at)))
             per_member = await session.execute(select(Grievance.member_id, func.count()).group_by(Grievance.member_id))
-            duplicates = sum(1 for _, count in per_member if count > 1)
+            counts = [count for _, count in per_member]
     finally:
         await engine.dispose()
     told = set(acknowledged.values())
     return {"missing": len(told - whole), "half_written": len(set(codes) - whole), "stored": len(codes),
-            "unacknowledged": len(set(codes) - told), "duplicates": duplicates, "gaps": _gaps(codes)}
+            "unacknowledged": len(set(codes) - told), "resent": len(stored_before_kill - told_before_kill),
+            "duplicates": sum(1 for count in counts if count > 1),
+            "extra_cases": sum(count - 1 for count in counts), "gaps": _gaps(codes)}
 
 
 def _gaps(codes: list[str]) -> list[str]:

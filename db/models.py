@@ -242,10 +242,14 @@ class Grievance(Base):
     member link: the union's replies must still reach the worker."""
 
     __tablename__ = "grievances"
+    # One case per draft: a Send pressed again (after a crash, or twice) finds the case already stored. A
+    # unique index rather than a constraint: SQLite adds it without rebuilding the table.
+    __table_args__ = (Index("uq_grievances_member_draft", "member_id", "draft_token", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
+    draft_token: Mapped[str | None] = mapped_column(String(32))  # random, made when the intake draft starts
     category: Mapped[str] = mapped_column(String(32), index=True)
     scope: Mapped[str] = mapped_column(String(16), default="individual")
     group_size: Mapped[int | None] = mapped_column(Integer)

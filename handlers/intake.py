@@ -33,6 +33,7 @@ from db.models import Grievance, Member, Workplace
 from db.types import utcnow
 from handlers import learn, menu, notify, ui
 from handlers.context import BotContext, current_member
+from handlers.province_picker import ProvincePicker
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,10 @@ log = logging.getLogger(__name__)
 EDITABLE = {"category": CATEGORY, "scope": SCOPE, "description": DESCRIPTION, "attachments": ATTACHMENTS,
             "workplace": WORKPLACE, "identity": IDENTITY, "urgency": URGENCY}
 KEY = "intake"
+SENT = "intake_sent"  # user_data: the token of the draft sent last, so a Send pressed again is answered
 END = ConversationHandler.END
-PROVINCES_PER_PAGE = 10
+PROVINCE_PICKER = ProvincePicker("rep:prov", "intake.ask_workplace_province", "intake.province_no_match",
+                                 "intake.province_pick", own_key="intake.same_province")
 REVIEW_PREVIEW = 600
 BUTTON_TEXT = 60
 
@@ -52,10 +55,14 @@ BUTTON_TEXT = 60
 # ----- entry, resuming, leaving -----
 
 async def start(update: Update, context: BotContext) -> str | int:
-    """/report or the menu button. A draft already there (an unfinished report) is offered back."""
+    """/report or the menu button. A draft already there (an unfinished report) is offered back, or, when
+    it was sent before a restart lost the acknowledgement, acknowledged."""
     member = await current_member(update, context)
     if member is None:
         return END
+    sent = await grievances.submitted_case(context.db, member.id, (_draft(context) or {}).get("token"))
+    if sent is not None:
+        return await _acknowledge(update, context, member, sent, summary=None)
     if not _may_report(member):
         await ui.send(update, t(member.language, "intake.needs_profile"), ui.main_menu(member.language))
         return END
@@ -71,6 +78,7 @@ async def start(update: Update, context: BotContext) -> str | int:
 
 
 async def _begin(update: Update, context: BotContext, member: Member) -> str:
+    context.user_data.pop(SENT, None)  # a new draft: an old Send no longer stands for the case sent last
     context.user_data[KEY] = drafts.new_draft()
     return await ask_category(update, context, member, _draft(context))
 
@@ -389,7 +397,7 @@ async def on_workplace_button(update: Update, context: BotContext) -> str | int:
         return await ask_workplace_search(update, context, member, draft)
     if choice == "unlisted":
         return await ask_workplace_name(update, context, member, draft)
-    workplace = await context.db.get(Workplace, int(choice)) if choice.isdigit() else None
+    workplace = await context.db.get(Workplace, int(choice)) if ui.is_id(choice) else None
     if workplace is None or draft["step"] != WORKPLACE_SEARCH:
         return await _stale(update, context, member, draft)
     return await _workplace_chosen(update, context, member, draft, workplace.id, workplace.name, None)
@@ -441,12 +449,7 @@ async def on_workplace_name(update: Update, context: BotContext) -> str | int:
 async def ask_workplace_province(update: Update, context: BotContext, member: Member, draft: dict[str, Any],
                                  page: int = 0) -> str:
     draft["step"] = WORKPLACE_PROVINCE
-    items = [(p.short_name, f"rep:prov:{p.code}") for p in provinces.all_provinces()]
-    rows = ui.paged(items, page, PROVINCES_PER_PAGE, "rep:provpage:", member.language)
-    own = provinces.get_province(member.province_code) if member.province_code else None
-    if own is not None:
-        rows.insert(0, [(t(member.language, "intake.same_province", province=own.short_name), f"rep:prov:{own.code}")])
-    await ui.present(update, context, t(member.language, "intake.ask_workplace_province"), ui.buttons(rows))
+    await PROVINCE_PICKER.ask(update, context, member.language, page, member.province_code)
     return WORKPLACE_PROVINCE
 
 
@@ -454,18 +457,17 @@ async def on_province_page(update: Update, context: BotContext) -> str | int:
     member, draft = await _member_and_draft(update, context)
     if draft is None:
         return await _lost(update, context, member)
-    page = update.callback_query.data.removeprefix("rep:provpage:")
-    if not page.isdigit():
+    page = PROVINCE_PICKER.page_of(update.callback_query.data)
+    if page is None:
         return await _stale(update, context, member, draft)
-    return await ask_workplace_province(update, context, member, draft, int(page))
+    return await ask_workplace_province(update, context, member, draft, page)
 
 
 async def on_province_button(update: Update, context: BotContext) -> str | int:
     member, draft = await _member_and_draft(update, context)
     if draft is None:
         return await _lost(update, context, member)
-    code = update.callback_query.data.removeprefix("rep:prov:")
-    province = provinces.get_province(int(code)) if code.isdigit() else None
+    province = PROVINCE_PICKER.province_of(update.callback_query.data)
     if province is None or not draft.get("pending_workplace_name"):
         return await _stale(update, context, member, draft)
     return await _workplace_chosen(update, context, member, draft, None, draft.pop("pending_workplace_name"),
@@ -481,11 +483,8 @@ async def on_province_text(update: Update, context: BotContext) -> str | int:
     if len(matches) == 1 and draft.get("pending_workplace_name"):
         return await _workplace_chosen(update, context, member, draft, None, draft.pop("pending_workplace_name"),
                                        matches[0].code)
-    if not matches:
-        ui.note(context, t(member.language, "intake.province_no_match", typed=escape(typed[:BUTTON_TEXT])))
-        return await ask_workplace_province(update, context, member, draft)
-    rows = [[(p.short_name, f"rep:prov:{p.code}")] for p in matches]
-    await ui.send(update, t(member.language, "intake.province_pick"), ui.buttons(rows))
+    await PROVINCE_PICKER.answer_typed(update, context, member.language, typed[:BUTTON_TEXT], matches,
+                                       member.province_code)
     return WORKPLACE_PROVINCE
 
 
@@ -523,7 +522,7 @@ async def on_metoo(update: Update, context: BotContext) -> str | int:
     if choice == "own":
         draft.pop("similar_id", None)
         return await _after(METOO, update, context, member, draft)
-    if not choice.isdigit() or int(choice) != draft.get("similar_id"):
+    if not ui.is_id(choice) or int(choice) != draft.get("similar_id"):
         return await _stale(update, context, member, draft)
     # Re-check: the case may have closed, or this worker may have joined it meanwhile.
     similar = await grievances.similar_open_case(context.db, draft["category"], draft["workplace_id"], member.id)
@@ -657,9 +656,18 @@ async def on_cancel(update: Update, context: BotContext) -> int:
 
 
 async def on_submit(update: Update, context: BotContext) -> str | int:
+    """Send. Also an entry point, in every step: a Send pressed twice, or again after a restart lost the
+    acknowledgement (the stored draft may be a step or two behind), is answered with the case already made."""
     member, draft = await _member_and_draft(update, context)
+    token = draft.get("token") if draft is not None else context.user_data.get(SENT)
+    sent = await grievances.submitted_case(context.db, member.id, token)
+    if sent is not None:
+        summary = _summary(member.language, draft) if draft is not None else None
+        return await _acknowledge(update, context, member, sent, summary)
     if draft is None:
         return await _lost(update, context, member)
+    if draft.get("step") != REVIEW:  # the Send of a review screen left behind
+        return await _stale(update, context, member, draft)
     if not _may_report(member):
         context.user_data.pop(KEY, None)
         await ui.present(update, context, t(member.language, "intake.needs_profile"), ui.main_menu(member.language))
@@ -675,17 +683,42 @@ async def on_submit(update: Update, context: BotContext) -> str | int:
     settings = context.settings
     case = drafts.build_case_draft(draft, member.language)
     submitted = await grievances.submit_case(context.db, member, case, utcnow(), settings.tz)  # commits
-    context.user_data.pop(KEY, None)
+    if not submitted.created:  # sent at the same moment by another update
+        return await _acknowledge(update, context, member, submitted.grievance, _summary(member.language, draft))
     grievance = submitted.grievance
     log.info("member %s filed case %s", member.id, grievance.id)
-    ui.note(context, t(member.language, "intake.sent", summary=_summary(member.language, draft)))
+    await _tell_sent(update, context, member, grievance, _summary(member.language, draft))
+    await notify.new_case(context.bot, context.db, grievance, settings.tz, settings.admin_ids)
+    return END
+
+
+async def _acknowledge(update: Update, context: BotContext, member: Member, grievance: Grievance,
+                       summary: str | None) -> int:
+    """The draft was sent before: the same acknowledgement again, and the card, in case the bot stopped
+    before posting it (an existing card is only refreshed)."""
+    log.info("member %s: case %s was sent before, acknowledged again", member.id, grievance.id)
+    await _tell_sent(update, context, member, grievance, summary)
+    settings = context.settings
+    await notify.refresh_card(context.bot, context.db, grievance, settings.tz, settings.admin_ids)
+    return END
+
+
+async def _tell_sent(update: Update, context: BotContext, member: Member, grievance: Grievance,
+                     summary: str | None) -> None:
+    """The draft is done with; the review becomes "sent" (when there is one to mark) and the worker gets
+    the case code, the unit and the deadline."""
+    context.user_data.pop(KEY, None)
+    if grievance.draft_token:
+        context.user_data[SENT] = grievance.draft_token
+    if summary is not None:
+        ui.note(context, t(member.language, "intake.sent", summary=summary))
+    else:
+        await ui.acknowledge(update, context)  # a new message; the screen pressed stays as it is
     await _tell_worker(update, context, grievance.id, t(
         member.language, "intake.submitted", code=grievance.code,
         unit=await notify.unit_name(context.db, grievance, member.language),
-        due=notify.when(grievance.acknowledge_due_at, settings.tz), mycases=t(member.language, "menu.mycases")),
-        ui.main_menu(member.language))
-    await notify.new_case(context.bot, context.db, grievance, settings.tz, settings.admin_ids)
-    return END
+        due=notify.when(grievance.acknowledge_due_at, context.settings.tz),
+        mycases=t(member.language, "menu.mycases")), ui.main_menu(member.language))
 
 
 async def _tell_worker(update: Update, context: BotContext, grievance_id: int, text: str,
@@ -803,14 +836,13 @@ def conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:  # type: 
         WORKPLACE_SEARCH: [CallbackQueryHandler(on_workplace_button, pattern=r"^rep:wp:"),
                            MessageHandler(text, on_workplace_search)],
         WORKPLACE_NAME: [MessageHandler(text, on_workplace_name)],
-        WORKPLACE_PROVINCE: [CallbackQueryHandler(on_province_page, pattern=r"^rep:provpage:"),
-                             CallbackQueryHandler(on_province_button, pattern=r"^rep:prov:"),
+        WORKPLACE_PROVINCE: [CallbackQueryHandler(on_province_page, pattern=PROVINCE_PICKER.page_pattern),
+                             CallbackQueryHandler(on_province_button, pattern=PROVINCE_PICKER.choose_pattern),
                              MessageHandler(text, on_province_text)],
         METOO: [CallbackQueryHandler(on_metoo, pattern=r"^rep:metoo:")],
         IDENTITY: [CallbackQueryHandler(on_identity, pattern=r"^rep:id:")],
         URGENCY: [CallbackQueryHandler(on_urgency, pattern=r"^rep:urg:")],
         REVIEW: [CallbackQueryHandler(on_edit, pattern=r"^rep:edit:"),
-                 CallbackQueryHandler(on_submit, pattern=r"^rep:submit$"),
                  CallbackQueryHandler(learn.on_intake_helped, pattern=r"^rep:faq:\d+$"),
                  CallbackQueryHandler(on_cancel, pattern=r"^rep:cancel$")],
     }
@@ -823,6 +855,7 @@ def conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:  # type: 
                 CommandHandler("report", start, filters=private),
                 MessageHandler(filters.Text(ui.menu_labels("menu.report")) & private, start),
                 CallbackQueryHandler(on_go, pattern=r"^rep:go:"),  # also after /menu left a draft behind
+                CallbackQueryHandler(on_submit, pattern=r"^rep:submit$"),  # a Send pressed again: see on_submit
             ],
             states={state: with_catch_all(state, handlers) for state, handlers in states.items()},
             fallbacks=[*fallbacks, MessageHandler(filters.COMMAND & private, busy)],

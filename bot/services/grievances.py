@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit, routing, sla
@@ -50,13 +51,17 @@ class CaseDraft:
     province_code: int | None = None
     language: str = "vi"
     attachments: list[Attachment] = field(default_factory=list)
+    # The intake draft's random token: the same draft sent again (a Send pressed twice, or again after a
+    # crash lost the acknowledgement) finds the case it made instead of making a second one.
+    token: str | None = None
 
 
 @dataclass(frozen=True)
 class Submitted:
     grievance: Grievance
-    route: routing.Route
+    route: routing.Route | None  # None: the draft had been sent before (created is False)
     unit: Unit | None  # None: the admins hold it
+    created: bool = True
 
 
 async def next_case_code(session: AsyncSession, when: datetime, tz: ZoneInfo) -> str:
@@ -96,9 +101,37 @@ async def _roots(session: AsyncSession) -> list[Unit]:
     return list((await session.scalars(select(Unit).where(Unit.level == 1).order_by(Unit.id))).all())
 
 
+async def submitted_case(session: AsyncSession, member_id: int, token: str | None) -> Grievance | None:
+    """The case a member's draft became, if it was sent already."""
+    if not token:
+        return None
+    return await session.scalar(select(Grievance).where(Grievance.member_id == member_id,
+                                                        Grievance.draft_token == token))
+
+
 async def submit_case(session: AsyncSession, member: Member, draft: CaseDraft, now: datetime,
                       tz: ZoneInfo, sla_config: sla.SlaConfig | None = None) -> Submitted:
-    """Route, date and store the case in one transaction; the caller tells the worker only after this."""
+    """Route, date and store the case in one transaction; the caller tells the worker only after this.
+
+    Idempotent per draft token: a draft sent before gives back the case it made (created=False). Two sends
+    racing past the check are settled by the unique index on (member_id, draft_token)."""
+    stored = await submitted_case(session, member.id, draft.token)
+    if stored is None:
+        try:
+            return await _store_case(session, member, draft, now, tz, sla_config)
+        except IntegrityError:
+            await session.rollback()  # the other send won; the rollback expired what this session had loaded
+            if member in session:
+                await session.refresh(member)
+            stored = await submitted_case(session, member.id, draft.token)
+            if stored is None:
+                raise
+    unit = await session.get(Unit, stored.unit_id) if stored.unit_id else None
+    return Submitted(stored, None, unit, created=False)
+
+
+async def _store_case(session: AsyncSession, member: Member, draft: CaseDraft, now: datetime,
+                      tz: ZoneInfo, sla_config: sla.SlaConfig | None) -> Submitted:
     workplace = await session.get(Workplace, draft.workplace_id) if draft.workplace_id else None
     path = await worker_path(session, workplace, draft.province_code)
     facts = routing.CaseFacts(category=draft.category, scope=draft.scope, urgent=draft.urgent,
@@ -114,7 +147,7 @@ async def submit_case(session: AsyncSession, member: Member, draft: CaseDraft, n
         workplace_other_name=draft.workplace_other_name,
         province_code=workplace.province_code if workplace else draft.province_code,
         unit_id=unit.id if unit else None, acknowledge_due_at=due.acknowledge_by, resolve_due_at=due.resolve_by,
-        created_at=now, updated_at=now)
+        draft_token=draft.token, created_at=now, updated_at=now)
     session.add(grievance)
     await session.flush()
     session.add(GrievanceMessage(grievance_id=grievance.id, at=now, from_worker=True, author_member_id=member.id,

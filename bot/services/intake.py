@@ -7,6 +7,7 @@ bool, None and lists of such dicts. Nothing here imports telegram.
 from __future__ import annotations
 
 import re
+import secrets
 from enum import Enum
 from typing import Any
 
@@ -38,8 +39,10 @@ class Problem(Enum):
 
 
 def new_draft() -> dict[str, Any]:
-    return {"step": None, "category": None, "scope": None, "group_size": None, "group_label": None,
-            "text": None, "attachments": [], "workplace_id": None, "workplace_name": None,
+    """A fresh draft. Its token is kept with the persisted draft and on the case it becomes, so the same
+    draft sent again (after a crash lost the acknowledgement) finds that case instead of making another."""
+    return {"token": secrets.token_hex(16), "step": None, "category": None, "scope": None, "group_size": None,
+            "group_label": None, "text": None, "attachments": [], "workplace_id": None, "workplace_name": None,
             "province_code": None, "identity": None, "urgent": None, "editing": False}
 
 
@@ -132,4 +135,5 @@ def build_case_draft(draft: dict[str, Any], language: str) -> CaseDraft:
         identity=draft["identity"], workplace_id=draft["workplace_id"],
         workplace_other_name=None if listed else draft["workplace_name"],
         province_code=None if listed else draft["province_code"], language=language,
-        attachments=[Attachment(a["file_id"], a["kind"], a.get("size")) for a in draft["attachments"]])
+        attachments=[Attachment(a["file_id"], a["kind"], a.get("size")) for a in draft["attachments"]],
+        token=draft.get("token"))
