@@ -404,6 +404,7 @@ async def scrub_case(session: AsyncSession, grievance: Grievance, reason: str, n
     marker = erased_text()
     if grievance.text is not None:
         grievance.text = marker
+    grievance.draft_token = None  # the worker's conversation data may keep it: it would link them to the case
     await session.execute(update(GrievanceMessage).where(GrievanceMessage.grievance_id == grievance.id,
                                                          GrievanceMessage.text.is_not(None)).values(text=marker))
     await session.execute(update(GrievanceMessage).where(GrievanceMessage.grievance_id == grievance.id)
