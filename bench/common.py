@@ -2,10 +2,12 @@
 the bare python-telegram-bot echo bot as the baseline, a simulated person's timed steps, interleaved rounds,
 CPU and latency figures, and throwaway databases.
 
-The baseline sends its Bot API calls over the same aiohttp request as ours (bot/http.py, with bot/app.py's
-pool and timeouts), not PTB's default httpx: the ratios compare the bots, not their HTTP stacks.
+Two echo bots: `echo` is the baseline the targets are stated against, a bare python-telegram-bot echo bot
+(PTB's own httpx request, with a pool of HTTP_POOL connections like ours); `echo-aiohttp` is the same bot
+on our aiohttp request (bot/http.py, bot/app.py's pool and timeouts), printed beside it by
+bench/throughput.py so that what our handlers cost is visible apart from what our HTTP stack saves.
 
-Run as a script only by the benchmarks themselves (`--serve echo|ours`): that is the bot's child process.
+Run as a script only by the benchmarks themselves (`--serve echo|echo-aiohttp|ours`): the bot's child process.
 """
 
 from __future__ import annotations
@@ -151,7 +153,13 @@ async def serve(kind: str, api_url: str, file_url: str, database_url: str) -> No
     """Child process: run one bot against the emulator until terminated."""
     logging.basicConfig(level=logging.WARNING)
     if kind == "echo":
-        # The same requests as ours (bot/app.py), so the ratio compares the bots, not the HTTP stacks.
+        # PTB's default request, with our pool size: httpcore scans every open connection on each request,
+        # so PTB's default of 256 would make the baseline slower the more people are active.
+        application = (Application.builder().token(ECHO_TOKEN).base_url(api_url).base_file_url(file_url)
+                       .concurrent_updates(True).connection_pool_size(HTTP_POOL).build())
+        application.add_handler(MessageHandler(filters.ALL, echo_text))
+        application.add_handler(CallbackQueryHandler(echo_press))
+    elif kind == "echo-aiohttp":
         application = (Application.builder().token(ECHO_TOKEN).base_url(api_url).base_file_url(file_url)
                        .concurrent_updates(True)
                        .request(AiohttpRequest(pool_size=HTTP_POOL, pool_timeout=10))
@@ -174,7 +182,7 @@ async def start_bot(kind: str, emulator: BotApiEmulator, database_url: str) -> a
     command = [sys.executable, __file__, "--serve", kind, "--api-url", emulator.base_url, "--file-url",
                emulator.base_file_url, "--database-url", database_url]
     process = await asyncio.create_subprocess_exec(*command)
-    token = ECHO_TOKEN if kind == "echo" else OURS_TOKEN
+    token = OURS_TOKEN if kind == "ours" else ECHO_TOKEN
     while not any(call.token == token and call.method == "getUpdates" for call in emulator.calls):  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     return process
@@ -277,7 +285,7 @@ def print_figures(name: str, figures: Figures) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="a bot for the benchmarks, in its own process")
-    parser.add_argument("--serve", choices=["echo", "ours"], required=True)
+    parser.add_argument("--serve", choices=["echo", "echo-aiohttp", "ours"], required=True)
     parser.add_argument("--api-url", required=True)
     parser.add_argument("--file-url", required=True)
     parser.add_argument("--database-url", required=True)

@@ -6,7 +6,7 @@ only intake is measured) at one of the demo workplaces; every demo unit has an i
 also posts its card there, as it would in production. A worker: /report → category → scope → text →
 no attachments → own workplace → (add my voice, if offered: no) → identity → (urgent? no) → submit → (answers that may
 help, if offered: send anyway) → the acknowledgement with the case code. Prints cases/s, updates/s, p50/p99 per step and the ratio to the
-echo bot (on the same aiohttp requests as ours, bench/common.py), on SQLite and on a throwaway PostgreSQL
+bare PTB echo bot (bench/common.py), on SQLite and on a throwaway PostgreSQL
 cluster, over interleaved rounds (median shown).
 
     .venv/bin/python bench/grievances.py [--workers 50] [--rounds 3] [--database-url URL]

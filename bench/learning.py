@@ -9,7 +9,7 @@
 2. Quizzes, through the emulator: many members (onboarded in the database before the run) each open /quiz,
    start the practice quiz and answer every question, waiting for each answer's feedback and the next
    question as a person would; the bot runs in its child process (bench/common.py) and serves
-   content/quizzes/ as in production. Against the bare PTB echo bot (on the same aiohttp requests as ours)
+   content/quizzes/ as in production. Against the bare PTB echo bot (bench/common.py)
    under the same number of updates per person, on SQLite and on a throwaway PostgreSQL cluster, over
    interleaved rounds (median shown).
 
