@@ -7,10 +7,7 @@ Registered in group -3: each handler stops the update when it acts (see handlers
 
 from __future__ import annotations
 
-from typing import Any
-
 from telegram import Update
-from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot.i18n import t
@@ -100,23 +97,12 @@ async def _begin(update: Update, context: BotContext, member: Member, consultati
                             high=consultations.COMMENT_LIMITS[1]))
 
 
-def _draft(context: BotContext) -> dict[str, Any] | None:
-    draft = context.user_data.get(KEY) if context.user_data is not None else None
-    return draft if isinstance(draft, dict) and draft.get("step") else None
-
-
 async def take_message(update: Update, context: BotContext) -> bool:
-    draft = _draft(context)
+    continued = await engagement.continued_draft(update, context, KEY)
+    if continued is None:
+        return False
+    draft, member = continued
     message = update.effective_message
-    if draft is None or message is None or message.chat.type != ChatType.PRIVATE:
-        return False
-    menu_labels = {label for key, _ in ui.MAIN_MENU for label in ui.menu_labels(key)}
-    if message.text and (message.text.startswith("/") or message.text in menu_labels):
-        context.user_data.pop(KEY, None)
-        return False
-    member = await current_member(update, context)
-    if member is None:
-        return False
     language = member.language
     if draft["step"] != "text":
         await ui.send(update, t(language, "input.press_button"))
@@ -138,7 +124,7 @@ async def take_message(update: Update, context: BotContext) -> bool:
 
 async def _send(update: Update, context: BotContext, member: Member, identity: str) -> None:
     language = member.language
-    draft = _draft(context)
+    draft = engagement.draft_of(context, KEY)
     if draft is None or draft.get("step") != "identity" or identity not in consultations.IDENTITIES:
         await ui.alert(update, context, t(language, "input.stale_button"))
         return

@@ -57,6 +57,20 @@ def leaves_draft(message: Message) -> bool:
     return bool(message.text) and (message.text.startswith("/") or message.text in menu_labels)
 
 
+async def continued_draft(update: Update, context: BotContext, key: str) -> tuple[dict[str, Any], Member] | None:
+    """The draft under `key` and its member, when this private message is the draft's next step. A command
+    or a menu button leaves the draft (dropped, and the message goes on to its own handler)."""
+    draft = draft_of(context, key)
+    message = update.effective_message
+    if draft is None or message is None or message.chat.type != ChatType.PRIVATE:
+        return None
+    if leaves_draft(message):
+        context.user_data.pop(key, None)
+        return None
+    member = await current_member(update, context)
+    return (draft, member) if member is not None else None
+
+
 async def post_cards(context: BotContext, kind: str, item_id: int, unit: Unit | None, text: str,
                      markup: InlineKeyboardMarkup | None) -> int:
     """The card in the unit's inbox, or one in each admin's private chat. Returns how many were posted;

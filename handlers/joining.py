@@ -120,24 +120,10 @@ def card_buttons(request: JoinRequest) -> InlineKeyboardMarkup | None:
     return ui.buttons([row]) if row else None
 
 
-async def on_card_button(update: Update, context: BotContext) -> None:
-    async def unit_of(item_id: int) -> tuple[bool, int | None]:
-        request = await context.db.get(JoinRequest, item_id)
-        return request is not None, request.unit_id if request else None
-
-    press = await engagement.checked_press(update, context, joining.KIND, unit_of)
-    if press is None:
-        raise ApplicationHandlerStop
-    request = await context.db.get_one(JoinRequest, press.item_id)
-    target = BUTTON_STATUS.get(press.action)
-    if target is None:
-        await ui.alert(update, context, t(press.language, "input.stale_button"))
-        raise ApplicationHandlerStop
-    try:
-        worker = await joining.decide(context.db, request, press.member, target, utcnow())
-    except Refused as refused:
-        await ui.alert(update, context, t(press.language, f"join.refused_{refused.reason}"))
-        raise ApplicationHandlerStop from None
+async def _move(update: Update, context: BotContext, press: engagement.Press, request: JoinRequest) -> None:
+    """Contacted, Joined or Not now; the worker hears of a decision in the unit's name."""
+    target = BUTTON_STATUS[press.action]
+    worker = await joining.decide(context.db, request, press.member, target, utcnow())
     await ui.acknowledge(update, context)
     await engagement.edit_cards(context, joining.KIND, request.id, await card_text(context, request),
                                 card_buttons(request))
@@ -145,7 +131,12 @@ async def on_card_button(update: Update, context: BotContext) -> None:
         unit = await _unit_name(context, request.unit_id, worker.language)
         await notify.send_private(context.bot, context.db, worker.telegram_id,
                                   t(worker.language, f"join.worker_{target.value}", unit=unit))
-    raise ApplicationHandlerStop
+
+
+# A request moves only along joining.MOVES; a press on a decided one is "already decided", as decide says too.
+CARDS = engagement.CardActions(
+    kind=joining.KIND, model=JoinRequest, texts="join", is_open=lambda request: request.status in joining.MOVES,
+    while_open=dict.fromkeys(BUTTON_STATUS, _move))
 
 
 async def _unit_name(context: BotContext, unit_id: int | None, language: str) -> str:
@@ -159,5 +150,5 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
         CommandHandler("join", offer, filters=private),
         CallbackQueryHandler(offer, pattern=rf"^{ASK}$"),
         CallbackQueryHandler(on_worker_button, pattern=r"^join:"),
-        CallbackQueryHandler(on_card_button, pattern=r"^jr:"),
+        CallbackQueryHandler(CARDS.on_press, pattern=r"^jr:"),
     ]
