@@ -121,8 +121,7 @@ async def checked_press(update: Update, context: BotContext, kind: str,
     parts = (query.data or "").split(":")
     member = await current_member(update, context)
     language = member.language if member else INBOX_LANGUAGE
-    # forged data: "²".isdigit() is true but int() refuses it; more than 9 digits overflow an INTEGER id
-    item_id = int(parts[2]) if len(parts) == 3 and parts[2].isdecimal() and len(parts[2]) <= 9 else None
+    item_id = int(parts[2]) if len(parts) == 3 and ui.is_id(parts[2]) else None
     message = query.message
     if member is None or item_id is None or message is None:
         await ui.alert(update, context, t(language, "input.stale_button"))

@@ -12,7 +12,6 @@ import logging
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
@@ -49,16 +48,11 @@ async def start(update: Update, context: BotContext) -> None:
 
 
 async def take_message(update: Update, context: BotContext) -> bool:
-    draft = engagement.draft_of(context, KEY)
+    continued = await engagement.continued_draft(update, context, KEY)
+    if continued is None:
+        return False
+    draft, member = continued
     message = update.effective_message
-    if draft is None or message is None or message.chat.type != ChatType.PRIVATE:
-        return False
-    if engagement.leaves_draft(message):
-        context.user_data.pop(KEY, None)
-        return False
-    member = await current_member(update, context)
-    if member is None:
-        return False
     step = draft["step"]
     if step in (NOMINEE, STORY):
         await _take_text(update, context, member, draft, step)
