@@ -61,6 +61,10 @@ async def _overview(context: BotContext, lang: str) -> tuple[str, object]:
             state = "open"
             rows.append([(t(lang, "admin.close_round", number=round_.number, slug=contest.slug),
                           f"adm:ct:close:{round_.id}")])
+        elif round_.ends_at <= now:  # the close job sends the results within a minute; closing now is allowed
+            state = "ended"
+            rows.append([(t(lang, "admin.close_round", number=round_.number, slug=contest.slug),
+                          f"adm:ct:close:{round_.id}")])
         else:
             state = "scheduled"
             rows.append([(t(lang, "admin.open_round", number=round_.number, slug=contest.slug),

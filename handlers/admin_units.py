@@ -77,7 +77,8 @@ async def on_button(update: Update, context: BotContext) -> None:
         raise ApplicationHandlerStop
     parts = update.callback_query.data.removeprefix(PREFIX).split(":")
     action, args = parts[0], parts[1:]
-    numbers = [int(arg) for arg in args if ui.is_id(arg)]
+    # the unmute button carries a Telegram user id (10 digits today), every other one a database id
+    numbers = [int(arg) for arg in args if (ui.is_telegram_id if action == "um" else ui.is_id)(arg)]
     if action != "sp":
         await _stop_awaiting(update, context)
     try:

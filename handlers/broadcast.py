@@ -12,7 +12,7 @@ Callback data (prefix bc:):
   preview · when · w:<now|once|daily|weekly|monthly> · w:d:<0-6> · w:dd · cancel
   q:<p|w> · q:<p|w>:<start>-<end> · q:<p|w>:back   quiet hours, from the preview (p) or the "when" screen (w)
   stop:<topic>  the member's "stop these messages"     topics · tg:<topic> · topics:back   (/settings)
-  adm:list · adm:<pause|resume|cancel>:<id>            the /admin section
+  adm:list · adm:<pause|resume|cancel>:<id>            the /admin section (and an officer's own, from /broadcast)
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from bot.services import broadcasts, library, provinces, surveys, units
 from bot.services.broadcasts import TOPICS
 from bot.services.sectors import all_sectors, get_sector
 from bot.text import escape, nfc
-from db.models import Broadcast, Member, Unit
+from db.models import Broadcast, Member, Survey, Unit
 from db.types import utcnow
 from handlers import broadcast_jobs, notify, profile, ui
 from handlers.admin import is_admin
@@ -95,6 +95,7 @@ async def start(update: Update, context: BotContext) -> None:
                                 "quiet": list(broadcasts.DEFAULT_QUIET)}
     lang = member.language
     rows = [[(t(lang, f"broadcast.kind_{kind}"), f"bc:k:{kind}")] for kind in KINDS]
+    rows.append([(t(lang, "broadcast.manage_button"), "bc:adm:list")])
     rows.append([(t(lang, "broadcast.cancel"), "bc:cancel")])
     await ui.send(update, t(lang, "broadcast.ask_kind"), ui.buttons(rows))
 
@@ -169,13 +170,19 @@ async def _on_ref(update: Update, context: BotContext, member: Member, scope: br
                   draft: dict[str, Any], ref: str) -> None:
     attach = draft["content"].get("attach") or {}
     valid = (attach.get("kind") == "quiz" and ref in quiz_library(context).quizzes) or \
-            (attach.get("kind") == "survey" and ui.is_id(ref))
+            (attach.get("kind") == "survey" and await _survey_not_closed(context, ref))
     if not valid:
         await ui.alert(update, context, t(member.language, "input.stale_button"))
         return
     attach["ref"] = ref
     draft["step"] = "vi_intro"
     await ui.present(update, context, t(member.language, "broadcast.ask_vi_intro"))
+
+
+async def _survey_not_closed(context: BotContext, ref: str) -> bool:
+    """A survey button's id names a survey still to open or open (the data can be forged or stale)."""
+    survey = await context.db.get(Survey, int(ref)) if ui.is_id(ref) else None
+    return survey is not None and surveys.state_of(survey, utcnow()) != "closed"
 
 
 async def _on_skip_english(update: Update, context: BotContext, member: Member, scope: broadcasts.Scope,
@@ -388,14 +395,23 @@ async def _show_sectors(update: Update, context: BotContext, lang: str, audience
 async def _ready(update: Update, context: BotContext, lang: str, scope: broadcasts.Scope,
                  draft: dict[str, Any]) -> bool:
     """The draft has its message and an audience the presser may reach; otherwise a polite alert."""
+    problem = _not_ready(scope, draft)
+    if problem is not None:
+        await ui.alert(update, context, t(lang, problem))
+    return problem is None
+
+
+def _not_ready(scope: broadcasts.Scope, draft: dict[str, Any]) -> str | None:
+    """What keeps the draft from being sent (a catalog key), or None. Buttons of an earlier draft can be
+    pressed on a new one, so every step that previews or creates checks it."""
     content, audience = draft["content"], draft["audience"]
-    if not content.get("text", {}).get("vi") and content.get("kind", "text") == "text":
-        await ui.alert(update, context, t(lang, "broadcast.need_message"))
-        return False
+    if content.get("kind", "text") == "text" and not content.get("text", {}).get("vi"):
+        return "broadcast.need_message"
+    if content.get("kind") in ("photo", "document") and not content.get("file_id"):
+        return "broadcast.need_message"
     if not scope.may_target(audience.get("unit_id")):
-        await ui.alert(update, context, t(lang, "broadcast.unit_not_allowed"))
-        return False
-    return True
+        return "broadcast.unit_not_allowed"
+    return None
 
 
 async def _on_preview(update: Update, context: BotContext, member: Member, scope: broadcasts.Scope,
@@ -547,8 +563,12 @@ async def _take_when(update: Update, context: BotContext, member: Member, scope:
 async def _create(update: Update, context: BotContext, member: Member, scope: broadcasts.Scope,
                   draft: dict[str, Any], schedule: dict[str, Any]) -> None:
     lang, audience = member.language, draft["audience"]
-    if not scope.may_target(audience.get("unit_id")):
-        await ui.send(update, t(lang, "broadcast.unit_not_allowed"))
+    problem = _not_ready(scope, draft)
+    if problem is not None:
+        if update.callback_query is not None:
+            await ui.alert(update, context, t(lang, problem))
+        else:
+            await ui.send(update, t(lang, problem))
         return
     broadcast = await broadcasts.create_broadcast(
         context.db, member=member, chat_id=update.effective_chat.id, language=lang,
@@ -596,13 +616,18 @@ async def _on_topics(update: Update, context: BotContext, member: Member, head: 
 # ----- /admin: scheduled and running broadcasts -----
 
 async def _on_admin(update: Update, context: BotContext, member: Member, rest: str) -> None:
+    """Admins manage every broadcast; a unit officer those aimed at their units (from /broadcast)."""
     lang = member.language
     scope = await _scope(update, context, member)
-    if not scope.is_admin:
+    if not scope.may_compose:
         await ui.alert(update, context, t(lang, "admin.not_allowed"))
         return
     action, _, raw = rest.partition(":")
     if action in ("pause", "resume", "cancel") and ui.is_id(raw):
+        target = await context.db.get(Broadcast, int(raw))
+        if target is None or not (scope.is_admin or target.scope_unit_id in scope.allowed):
+            await ui.alert(update, context, t(lang, "input.stale_button"))
+            return
         changed = await broadcasts.control(context.db, int(raw), action, utcnow(), context.settings.tz)
         if changed is None:
             await ui.alert(update, context, t(lang, "broadcast.unchanged"))
@@ -615,12 +640,12 @@ async def _on_admin(update: Update, context: BotContext, member: Member, rest: s
     elif action != "list":
         await ui.alert(update, context, t(lang, "input.stale_button"))
         return
-    await ui.present(update, context, *await _overview(context, lang))
+    await ui.present(update, context, *await _overview(context, lang, scope))
 
 
-async def _overview(context: BotContext, lang: str) -> tuple[str, Any]:
+async def _overview(context: BotContext, lang: str, scope: broadcasts.Scope | None = None) -> tuple[str, Any]:
     lines, rows = [t(lang, "broadcast.admin_title")], []
-    for broadcast, running in await broadcasts.open_broadcasts(context.db):
+    for broadcast, running in await broadcasts.open_broadcasts(context.db, scope):
         state = "paused" if broadcast.status == "paused" else "running" if running else "scheduled"
         lines.append(t(lang, "broadcast.admin_line", id=broadcast.id, state=t(lang, f"broadcast.state_{state}"),
                        preview=escape(_snippet(broadcast)), topic=t(lang, f"broadcast.topic_{broadcast.topic}"),

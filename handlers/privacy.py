@@ -2,7 +2,7 @@
 
 /mydata sends a JSON file of everything held about the member and a readable summary. /forgetme asks
 for confirmation, erases (bot/services/privacy.py), then tells the officers of the cases it closed, in
-each case's thread, without saying who it was. Handlers sit in group -5 and stop the update they handle.
+each case's thread, without saying who it was. Handlers sit in group -7 (handlers/__init__.py) and stop the update they handle.
 """
 
 from __future__ import annotations

@@ -132,3 +132,9 @@ def is_id(raw: str) -> bool:
     """Callback data is forgeable: "²".isdigit() is true but int() refuses it, and more than 9 digits
     overflow an INTEGER id. An id is 1–9 ASCII digits."""
     return raw.isascii() and raw.isdigit() and len(raw) <= 9
+
+
+def is_telegram_id(raw: str) -> bool:
+    """A Telegram user id in callback data: ASCII digits, up to 15 (user ids have 52 significant bits; most
+    are 10 digits today, so is_id's 9 would refuse them)."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 15

@@ -285,6 +285,18 @@ async def test_a_run_queues_exactly_its_audience_once(session, seeded):
     assert counts["pending"] == 5
 
 
+async def test_cancelling_skips_what_was_not_sent_so_the_figures_add_up(session, seeded):
+    now = local(2026, 11, 25, 10, 0)
+    broadcast = await _broadcast(session, seeded["hn_member"], {"kind": "now"}, now)
+    run = await broadcasts.start_run(session, broadcast.id, now, VN)
+    first = await session.scalar(select(BroadcastDelivery).where(BroadcastDelivery.run_id == run.id)
+                                 .order_by(BroadcastDelivery.id))
+    await broadcasts.record(session, [broadcasts.Outcome(first.id, first.member_id, broadcasts.SENT)], now)
+    assert await broadcasts.control(session, broadcast.id, "cancel", now, VN) is not None
+    assert await broadcasts.run_counts(session, run.id) == {"pending": 0, "sent": 1, "blocked": 0, "failed": 0,
+                                                            "skipped": 4}
+
+
 async def test_recurring_run_sets_the_next_one_and_quiet_hours_defer(session, seeded):
     evening = local(2026, 11, 25, 20, 30)
     broadcast = await _broadcast(session, seeded["hn_member"], {"kind": "daily", "time": "22:00"}, evening)

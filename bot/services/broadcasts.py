@@ -423,6 +423,13 @@ async def control(session: AsyncSession, broadcast_id: int, action: str, now: da
             broadcast.next_run_at = next_after(broadcast, now, tz)  # no backlog of missed occurrences
     elif action == "cancel" and broadcast.status in ("active", "paused"):
         broadcast.status, broadcast.next_run_at = "cancelled", None
+        running = select(BroadcastRun.id).where(BroadcastRun.broadcast_id == broadcast.id,
+                                                BroadcastRun.status == "running")
+        # Not sent and never will be: skipped, so the run's statistics add up (a send in flight now is
+        # still recorded as sent when its outcome is written).
+        await session.execute(update(BroadcastDelivery).where(BroadcastDelivery.run_id.in_(running),
+                                                              BroadcastDelivery.status == PENDING)
+                              .values(status=SKIPPED, error="cancelled", at=now))
         await session.execute(update(BroadcastRun).where(BroadcastRun.broadcast_id == broadcast.id,
                                                          BroadcastRun.status == "running")
                               .values(status="cancelled", finished_at=now))

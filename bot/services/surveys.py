@@ -563,18 +563,6 @@ async def skip(session: AsyncSession, survey_id: int, member: Member, question_i
     return await _advance(session, survey, progress, member, question, None, None, now)
 
 
-async def awaiting_text(session: AsyncSession, member: Member, now: datetime) -> tuple[int, str] | None:
-    """(survey id, question id) of an open survey whose current question is a typed answer, if any."""
-    rows = await session.execute(select(SurveyProgress, Survey).join(Survey, Survey.id == SurveyProgress.survey_id)
-                                 .where(SurveyProgress.member_id == member.id).order_by(SurveyProgress.updated_at.desc()))
-    for progress, survey in rows:
-        if is_open(survey, now) and progress.current is not None:
-            question = next((q for q in questions_of(survey) if q.id == progress.current), None)
-            if question is not None and question.kind == "text":
-                return survey.id, question.id
-    return None
-
-
 async def write(session: AsyncSession, survey_id: int, member: Member, question_id: str, typed: str,
                 now: datetime) -> Step:
     """A typed answer to a free-text question."""

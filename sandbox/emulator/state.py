@@ -114,7 +114,9 @@ class Ids:
     """Unique ids for users, groups, files and callback queries."""
 
     def __init__(self) -> None:
-        self._users = itertools.count(100_001)
+        # Ten digits, as most Telegram user ids are today, and above PostgreSQL's INTEGER: an id squeezed
+        # into 32 bits or a 9-digit check somewhere fails in tests instead of in production.
+        self._users = itertools.count(6_100_000_001)
         self._groups = itertools.count(1)
         self._files = itertools.count(1)
         self._queries = itertools.count(1)

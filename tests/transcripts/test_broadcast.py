@@ -527,3 +527,64 @@ async def test_pause_from_admin_stops_sending_and_resume_finishes(harness):
     # The admin's own chat is left out: the interactive bot answers /admin there while the sender posts the
     # progress message, and neither knows of the other's sends.
     assert [v for v in emulator.flood_violations if v["chat_id"] != admin.id] == []
+
+
+async def test_buttons_of_an_earlier_draft_cannot_send_a_new_empty_one(harness):
+    """Callback data names no draft: "send now" from an old preview, pressed while a new draft has no
+    message yet, must not create a broadcast without a message; nor may a forged survey id be attached."""
+    admin = await _admin(harness)
+    await harness.send(admin, "/broadcast")
+    kinds = await harness.next(admin)
+    await harness.press(admin, kinds, "bc:k:message")
+    asked = await harness.next(admin)
+    assert asked["text"] == t("vi", "broadcast.ask_vi")
+    for data in ("bc:w:now", "bc:preview"):
+        query = await harness.press(admin, asked, data, force=True)
+        assert (await harness.emulator.wait_answer(query))["text"] == t("vi", "broadcast.need_message")
+
+    await harness.send(admin, "/broadcast")
+    kinds = await harness.next(admin)
+    await harness.press(admin, kinds, "bc:k:survey")
+    picker = await harness.next(admin)
+    for forged in ("bc:r:999999", "bc:r:²", "bc:r:12345678901"):
+        query = await harness.press(admin, picker, forged, force=True)
+        assert (await harness.emulator.wait_answer(query))["text"] == t("vi", "input.stale_button")
+    async with harness.session_factory() as session:
+        assert await session.scalar(select(Broadcast.id)) is None
+
+
+async def test_an_officer_manages_the_broadcasts_of_their_units_only(harness):
+    officer = harness.user("Tâm")
+    admin = await _admin(harness)
+    async with harness.session_factory() as session:
+        grassroots = await units.get_unit_by_code(session, "CDCS-MAYSH")
+        officer_member = Member(telegram_id=officer.id, first_name="Tâm", onboarded_at=utcnow(), consent_version="1")
+        admin_member = Member(telegram_id=admin.id, first_name="Hà")
+        session.add_all([officer_member, admin_member])
+        await session.flush()
+        session.add(Officer(member_id=officer_member.id, unit_id=grassroots.id))
+        await session.commit()
+        weekly = {"kind": "weekly", "days": [0], "time": "08:00"}
+        content = {"kind": "text", "text": {"vi": TEXT_VI}}
+        own = await broadcasts.create_broadcast(
+            session, member=officer_member, chat_id=officer.id, language="vi", scope_unit_id=grassroots.id,
+            content=content, audience={**broadcasts.empty_audience(), "unit_id": grassroots.id}, schedule=weekly,
+            now=utcnow(), tz=harness.settings.tz)
+        everyone = await broadcasts.create_broadcast(
+            session, member=admin_member, chat_id=admin.id, language="vi", scope_unit_id=None, content=content,
+            audience=broadcasts.empty_audience(), schedule=weekly, now=utcnow(), tz=harness.settings.tz)
+
+    await harness.send(officer, "/broadcast")
+    kinds = await harness.next(officer)
+    await harness.press(officer, kinds, data_of(kinds, t("vi", "broadcast.manage_button")))
+    listing = await harness.next(officer)
+    assert f"#{own.id}" in listing["text"] and f"#{everyone.id}" not in listing["text"]
+    for action in ("pause", "cancel"):  # the admin's broadcast to everyone is not theirs to stop
+        query = await harness.press(officer, listing, f"bc:adm:{action}:{everyone.id}", force=True)
+        assert (await harness.emulator.wait_answer(query))["text"] == t("vi", "input.stale_button")
+    await harness.press(officer, listing, f"bc:adm:cancel:{own.id}")
+    listing = await harness.next(officer)
+    assert listing["text"].endswith(t("vi", "broadcast.admin_none"))
+    async with harness.session_factory() as session:
+        assert (await session.get(Broadcast, own.id)).status == "cancelled"
+        assert (await session.get(Broadcast, everyone.id)).status == "active"

@@ -359,3 +359,25 @@ async def test_an_english_speaker_practises_in_english(harness):
     await harness.press(john, question, [d for text, d in buttons_of(question) if text == "B"][0])
     feedback = await harness.next(john)
     assert "✅ Correct!" in feedback["text"] and "took effect on 1 July 2025" in feedback["text"]
+
+
+async def test_a_round_past_its_end_not_yet_closed_offers_close_not_open(harness):
+    contest, round_ = await open_contest(harness)
+    lan = harness.user("Lan")
+    await play_attempt(harness, lan, contest, round_, 1, "0")
+    async with harness.session_factory() as session:
+        await session.execute(update(ContestRound).where(ContestRound.id == round_.id)
+                              .values(ends_at=utcnow() - timedelta(seconds=1)))
+        await session.commit()
+    admin = harness.user("Quản trị")
+    async with harness.session_factory() as session:
+        await add_admin(session, admin.id, "test")
+    hub = await harness.reply_to(admin, "/admin")
+    await harness.press(admin, hub, "adm:ct:list")
+    overview = await harness.next(admin)
+    assert t("vi", "admin.round_ended") in overview["text"]
+    pressable = [data for _, data in buttons_of(overview)]
+    assert f"adm:ct:close:{round_.id}" in pressable and f"adm:ct:open:{round_.id}" not in pressable
+    await harness.press(admin, overview, f"adm:ct:close:{round_.id}")
+    await harness.next(admin)
+    assert (await next_sent(harness, lan))["text"].startswith("🏁")
