@@ -29,3 +29,15 @@ async def harness(db_url: str, emulator: BotApiEmulator) -> AsyncIterator[Harnes
         yield harness
     finally:
         await harness.stop_bot()
+
+
+@pytest.fixture
+async def paid_harness(db_url: str, emulator: BotApiEmulator) -> AsyncIterator[Harness]:
+    """PAID_BROADCAST=1 at 1000/s: every member's broadcast send carries allow_paid_broadcast."""
+    await load_demo_units(db_url)
+    harness = Harness(emulator, make_settings(db_url, emulator, paid_broadcast=True, broadcast_rate=1000))
+    await harness.start_bot()
+    try:
+        yield harness
+    finally:
+        await harness.stop_bot()

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import insert, select, update
 
 from bot.services import broadcasts, officers, units
@@ -26,25 +24,13 @@ from db.models import (
 )
 from db.types import utcnow
 from handlers import broadcast_jobs
-from sandbox.demo import load_demo_units
 from sandbox.emulator import BotApiEmulator, EmulatorUser
 from sandbox.emulator.limits import SENDING_METHODS
-from tests.support.harness import Harness, buttons_of, data_of, make_settings, t
+from tests.support.harness import Harness, buttons_of, data_of, t
 
 NO_QUIET = (0, 0)
 TEXT_VI = "Thông báo: nghỉ lễ Quốc khánh 2/9 được hưởng nguyên lương."
 TEXT_EN = "Notice: the National Day holiday on 2 September is paid in full."
-
-
-@pytest.fixture
-async def paid_harness(db_url: str, emulator: BotApiEmulator) -> AsyncIterator[Harness]:
-    await load_demo_units(db_url)
-    harness = Harness(emulator, make_settings(db_url, emulator, paid_broadcast=True, broadcast_rate=1000))
-    await harness.start_bot()
-    try:
-        yield harness
-    finally:
-        await harness.stop_bot()
 
 
 async def seed_members(harness: Harness, users: list[EmulatorUser], **fields: object) -> None:

@@ -7,16 +7,13 @@ a member who blocked the bot is marked blocked (the document broadcast in paid m
 from __future__ import annotations
 
 import html
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import select
 
 from bot.services import broadcasts
 from db.models import Broadcast, BroadcastDelivery, Member, MemberStatus
-from sandbox.demo import load_demo_units
-from sandbox.emulator import BotApiEmulator, EmulatorUser
-from tests.support.harness import Harness, buttons_of, data_of, make_settings, t
+from sandbox.emulator import EmulatorUser
+from tests.support.harness import Harness, buttons_of, data_of, t
 from tests.transcripts.test_broadcast import _admin, finished, seed_members
 
 CAPTION_VI = "Ảnh hội thao công nhân 2026: <b>giải nhất</b> thuộc về tổ may 3 & tổ cắt"
@@ -25,18 +22,6 @@ CAPTION_VI_PLAIN = "Ảnh hội thao công nhân 2026: giải nhất thuộc v�
 CAPTION_EN = "Workers' sports day 2026: sewing team 3 & the cutting team won"
 CAPTION_EN_HTML = html.escape(CAPTION_EN)  # as PTB's text_html writes it: &#x27; and &amp;
 DOC_CAPTION_VI = "Thỏa ước lao động tập thể 2026 – bản đầy đủ"
-
-
-@pytest.fixture
-async def paid_harness(db_url: str, emulator: BotApiEmulator) -> AsyncIterator[Harness]:
-    """PAID_BROADCAST=1: every member's send carries allow_paid_broadcast."""
-    await load_demo_units(db_url)
-    harness = Harness(emulator, make_settings(db_url, emulator, paid_broadcast=True, broadcast_rate=1000))
-    await harness.start_bot()
-    try:
-        yield harness
-    finally:
-        await harness.stop_bot()
 
 
 async def _compose_media(harness: Harness, admin: EmulatorUser, send_media, english: str | None) -> int:
