@@ -1,25 +1,44 @@
 """The bot's own membership in groups (my_chat_member updates). Removed from (or left) a unit's inbox
-group: the unit is marked without inbox, each of its open cases goes up to the nearest unit above with
-an inbox (the admins when there is none), and the admins are told."""
+group: the unit is marked without inbox; each of its open cases, ideas, nominations and join requests goes
+up to the nearest unit above with an inbox (the admins when there is none) with a fresh card there; and
+the admins are told what moved and which cases stayed."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
-from telegram import ChatMember, Update
+from telegram import ChatMember, InlineKeyboardMarkup, Update
 from telegram.ext import ApplicationHandlerStop, BaseHandler, ChatMemberHandler
 
-from bot.services import admin_units, cases
+from bot.i18n import t
+from bot.services import admin_units, cases, examples, ideas, joining, officers
+from bot.services.engagement import Rehomed
 from bot.text import escape
-from db.models import Grievance
+from db.models import Grievance, Unit
 from db.types import utcnow
-from handlers import notify
+from handlers import engagement, notify
+from handlers import examples as example_cards
+from handlers import ideas as idea_cards
+from handlers import joining as join_cards
 from handlers.context import BotContext
 
 log = logging.getLogger(__name__)
 
 GONE = (ChatMember.LEFT, ChatMember.BANNED)
 SYSTEM = "system"
+ALERT_LANGUAGE = "vi"  # the admins' working language, as notify.alert_admins
+
+Move = Callable[[Any, Unit, str], Awaitable[Rehomed]]
+CardText = Callable[[BotContext, Any], Awaitable[str]]
+CardButtons = Callable[[Any], InlineKeyboardMarkup | None]
+# Each kind of engagement item a unit receives: how its open items move up, and its own card.
+ITEM_KINDS: tuple[tuple[Move, CardText, CardButtons], ...] = (
+    (ideas.move_open, idea_cards.card_text, idea_cards.card_buttons),
+    (examples.move_open, example_cards.card_text, example_cards.card_buttons),
+    (joining.move_open, join_cards.card_text, join_cards.card_buttons),
+)
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
@@ -34,22 +53,60 @@ async def on_my_membership(update: Update, context: BotContext) -> None:
 
 
 async def inbox_gone(context: BotContext, chat_id: int) -> None:
-    settings = context.settings
     lost = await admin_units.lose_inbox(context.db, chat_id, SYSTEM)  # committed
     if lost is None:
         return
     unit, open_ids = lost
     log.info("unit %s lost its inbox; %s open case(s) to move", unit.code, len(open_ids))
-    moved = 0
+    moved, stayed = await _move_cases(context, open_ids)
+    rehomed = [await _move_items(context, unit, *kind) for kind in ITEM_KINDS]
+    text = alert_text(unit, moved, stayed, rehomed)
+    for admin_chat in await officers.admin_telegram_ids(context.db, context.settings.admin_ids):
+        await notify.send_private(context.bot, context.db, admin_chat, text)
+
+
+async def _move_cases(context: BotContext, open_ids: list[int]) -> tuple[int, list[str]]:
+    """Each open case up, as an escalation. Returns how many moved and the codes of those that could not."""
+    settings = context.settings
+    moved, stayed = 0, []
     for grievance_id in open_ids:
         grievance = await context.db.get_one(Grievance, grievance_id)
         try:
             result = await cases.escalate(context.db, grievance, SYSTEM, utcnow(), settings.tz, "inbox_lost")
         except cases.CaseRefused as refused:
             log.info("case %s not moved (%s)", grievance_id, refused.reason)
+            stayed.append(grievance.code)
             continue
         moved += 1
         await notify.case_moved(context.bot, context.db, grievance, result.from_unit_id, settings.tz,
                                 settings.admin_ids)
-    await notify.alert_admins(context.bot, context.db, settings.admin_ids, "units.inbox_lost",
-                              unit=escape(unit.name), code=escape(unit.code), moved=moved)
+    return moved, stayed
+
+
+async def _move_items(context: BotContext, unit: Unit, move: Move, card_text: CardText,
+                      card_buttons: CardButtons) -> Rehomed:
+    """The unit's open items of one kind go up (committed), each with a fresh card where it arrives."""
+    rehomed = await move(context.db, unit, SYSTEM)
+    if rehomed.items:
+        log.info("unit %s: %s open %s item(s) moved", unit.code, len(rehomed.items), rehomed.kind)
+    for item in rehomed.items:
+        await engagement.post_cards(context, rehomed.kind, item.id, rehomed.unit, await card_text(context, item),
+                                    card_buttons(item))
+    return rehomed
+
+
+def alert_text(unit: Unit, moved: int, stayed: Sequence[str], rehomed: Sequence[Rehomed]) -> str:
+    """The admins' alert: the loss and the cases moved, then the engagement items moved (counts per kind,
+    and where), then the cases that stayed (their codes only)."""
+    lang = ALERT_LANGUAGE
+    lines = [t(lang, "units.inbox_lost", unit=escape(unit.name), code=escape(unit.code), moved=moved)]
+    counts = {item.kind: len(item.items) for item in rehomed}
+    went = next((item for item in rehomed if item.items), None)
+    if went is not None:
+        where = escape(went.unit.name) if went.unit else t(lang, "case.union_admins")
+        lines.append(t(lang, "inbox_loss.items_moved", to=where, ideas=counts.get(ideas.KIND, 0),
+                       nominations=counts.get(examples.KIND, 0), joins=counts.get(joining.KIND, 0)))
+    if stayed:
+        lines.append(t(lang, "inbox_loss.cases_stayed", count=len(stayed),
+                       codes=", ".join(escape(code) for code in stayed)))
+    return "\n\n".join(lines)

@@ -5,10 +5,12 @@ may act on them, and where their cards stand. Plain domain code; handlers/engage
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services import audit
 from bot.services.cases import officer_unit_ids
 from bot.services.grievances import worker_path
 from bot.services.units import unit_path
@@ -38,6 +40,40 @@ async def destination(session: AsyncSession, member: Member) -> Destination:
     path = await worker_path(session, workplace, province)
     first = next((unit for unit in path if unit.has_inbox), None)
     return Destination(await session.get(Unit, first.id) if first else None, workplace)
+
+
+@dataclass(frozen=True)
+class Rehomed:
+    """The open items of one kind that left a unit which lost its inbox, and where they went."""
+
+    kind: str
+    items: list[Any]
+    unit: Unit | None  # the nearest unit above with an inbox; None: the admins
+
+
+async def nearest_inbox_above(session: AsyncSession, unit_id: int) -> Unit | None:
+    """As cases.escalate picks it: the nearest unit above with an inbox; None: the admins."""
+    above = (await unit_path(session, unit_id))[1:]
+    return next((unit for unit in above if unit.inbox_chat_id is not None), None)
+
+
+async def rehome_open(session: AsyncSession, kind: str, model: type[Any], still_open: ColumnElement[bool],
+                      unit: Unit, actor: str) -> Rehomed:
+    """The unit lost its inbox: every open item of `kind` it received goes to the nearest unit above with an
+    inbox (the admins when there is none), audited, and its card rows are dropped so a press on an old card
+    is stale. Committed before the caller posts the new cards."""
+    items = list(await session.scalars(select(model).where(model.unit_id == unit.id, still_open)
+                                       .order_by(model.id)))
+    target = await nearest_inbox_above(session, unit.id)
+    for item in items:
+        item.unit_id = target.id if target else None
+        audit.record(session, actor, f"{kind}.moved", f"{kind}:{item.id}", from_unit=unit.code,
+                     to_unit=target.code if target else None, reason="inbox_lost")
+    if items:
+        await session.execute(delete(EngagementCard).where(EngagementCard.kind == kind,
+                                                           EngagementCard.item_id.in_([item.id for item in items])))
+    await session.commit()
+    return Rehomed(kind, items, target)
 
 
 async def member_unit_ids(session: AsyncSession, member: Member) -> set[int]:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit, quizzes
-from bot.services.engagement import Refused, destination, display_name
+from bot.services.engagement import Refused, Rehomed, destination, display_name, rehome_open
 from db.models import ExampleNomination, Member, NominationStatus, Unit
 
 KIND = "example"
@@ -105,6 +105,12 @@ async def decide(session: AsyncSession, nomination: ExampleNomination, officer: 
     audit.record(session, audit.member_actor(officer.id), f"example.{nomination.status.value}",
                  f"example:{nomination.id}")
     await session.commit()
+
+
+async def move_open(session: AsyncSession, unit: Unit, actor: str) -> Rehomed:
+    """The unit lost its inbox: its nominations awaiting a decision go up (engagement.rehome_open). Committed."""
+    return await rehome_open(session, KIND, ExampleNomination, ExampleNomination.status == NominationStatus.PENDING,
+                             unit, actor)
 
 
 async def nominator_name(session: AsyncSession, nomination: ExampleNomination) -> tuple[str | None, str | None]:

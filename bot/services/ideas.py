@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit, quizzes
-from bot.services.engagement import Refused, destination, display_name
+from bot.services.engagement import Refused, Rehomed, destination, display_name, rehome_open
 from bot.services.provinces import get_province
 from db.models import Idea, IdeaMessage, IdeaStatus, Member, Unit, Workplace
 
@@ -167,6 +167,11 @@ async def decide(session: AsyncSession, idea: Idea, officer: Member, accepted: b
                                     now)
     audit.record(session, audit.member_actor(officer.id), f"idea.{idea.status.value}", f"idea:{idea.id}")
     await session.commit()
+
+
+async def move_open(session: AsyncSession, unit: Unit, actor: str) -> Rehomed:
+    """The unit lost its inbox: its open ideas go up (engagement.rehome_open). Committed."""
+    return await rehome_open(session, KIND, Idea, Idea.status.in_(OPEN_STATUSES), unit, actor)
 
 
 async def officer_view(session: AsyncSession, idea: Idea) -> OfficerView:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
-from bot.services.engagement import Destination, Refused, destination
+from bot.services.engagement import Destination, Refused, Rehomed, destination, rehome_open
 from bot.services.provinces import get_province
 from db.models import JoinRequest, JoinStatus, Member, UnionStatus, Unit, Workplace
 
@@ -99,6 +99,11 @@ async def decide(session: AsyncSession, request: JoinRequest, officer: Member, t
                  member=worker.id)
     await session.commit()
     return worker
+
+
+async def move_open(session: AsyncSession, unit: Unit, actor: str) -> Rehomed:
+    """The unit lost its inbox: its pending join requests go up (engagement.rehome_open). Committed."""
+    return await rehome_open(session, KIND, JoinRequest, JoinRequest.status.in_(PENDING_STATUSES), unit, actor)
 
 
 async def contact(session: AsyncSession, request: JoinRequest) -> Contact:

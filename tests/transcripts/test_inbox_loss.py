@@ -1,14 +1,38 @@
-"""The bot removed from a unit's inbox group: the unit has no inbox, its open cases go up to the nearest
-unit above with an inbox (or to the admins), and the admins are told."""
+"""The bot removed from a unit's inbox group: the unit has no inbox, its open cases, ideas, nominations and
+join requests go up to the nearest unit above with an inbox (or to the admins) with working cards there,
+the old cards are stale, and the admins are told."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot import i18n
 from bot.services import officers
-from db.models import AuditLog, CaseStatus, Grievance, GrievanceEvent, Unit
-from tests.support.harness import t
+from bot.services.engagement import Rehomed
+from db.models import (
+    AuditLog,
+    CaseStatus,
+    EngagementCard,
+    ExampleNomination,
+    Grievance,
+    GrievanceEvent,
+    Idea,
+    IdeaStatus,
+    JoinRequest,
+    JoinStatus,
+    NominationStatus,
+    Unit,
+)
+from handlers.chat_members import alert_text
+from tests.support.harness import data_of, t
+from tests.transcripts.test_examples import NOMINEE, consent_and_send, nominate
+from tests.transcripts.test_ideas import TITLE, send_idea
+from tests.transcripts.test_join import onboarded_worker, send_request
 from tests.transcripts.test_mydata import file_case, officer_with_inbox, ready_member
+
+GRASSROOTS = "Công đoàn cơ sở Công ty TNHH May Sông Hồng Hà Nội"
+WARD = "Công đoàn phường Long Biên"
+SECRETS = ("Bí Mật", "bimat_99", "+84987654321")  # the anonymous idea's author
 
 
 async def an_admin(harness):
@@ -87,3 +111,116 @@ async def test_leaving_another_group_changes_nothing_and_a_new_inbox_works(harne
     await harness.send(officer, "/inbox", chat=fresh)
     assert (await harness.next(fresh.id))["text"].startswith("✅")
     assert (await unit(harness, "CDCS-MAYSH")).inbox_chat_id == fresh.id
+
+
+async def open_items_at_grassroots(harness, group) -> tuple[dict, dict, dict, dict]:
+    """An anonymous idea, a nomination awaiting approval and a join request, each from its own worker, with
+    their cards in the grassroots inbox. Returns (idea card, nomination card, join card, the idea's author)."""
+    author = await onboarded_worker(harness, first_name=SECRETS[0], username=SECRETS[1], phone=SECRETS[2])
+    await send_idea(harness, author, identity="anonymous", with_photo=False)
+    nominator = await onboarded_worker(harness)
+    await consent_and_send(harness, nominator, await nominate(harness, nominator, photo=False))
+    await send_request(harness, await onboarded_worker(harness, first_name="Tuấn", username="tuan_may",
+                                                       phone="+84911222333"))
+    idea, nomination, join = [await harness.next(group.id) for _ in range(3)]
+    return idea, nomination, join, author
+
+
+async def arrived_cards(harness, chat) -> tuple[dict, dict, dict]:
+    idea, nomination, join = [await harness.next(chat) for _ in range(3)]
+    assert TITLE in idea["text"] and t("vi", "idea.card_anonymous") in idea["text"]
+    assert NOMINEE in nomination["text"] and t("vi", "example.status_pending") in nomination["text"]
+    assert "Tuấn Nguyễn · @tuan_may · +84911222333" in join["text"]
+    return idea, nomination, join
+
+
+async def test_open_engagement_items_go_to_the_parent_inbox_with_working_cards(harness):
+    admin = await an_admin(harness)
+    officer, grassroots = await officer_with_inbox(harness, "CDCS-MAYSH")
+    ward_officer, ward = await officer_with_inbox(harness, "CDP-LONGBIEN", first_name="Minh", last_name="Lê")
+    old_idea, old_nomination, old_join, author = await open_items_at_grassroots(harness, grassroots)
+
+    await harness.emulator.remove_bot_from_group(grassroots, officer)
+
+    idea_card, nomination_card, join_card = await arrived_cards(harness, ward.id)
+    alert = await harness.next(admin)
+    assert alert["text"] == "\n\n".join((
+        t("vi", "units.inbox_lost", unit=GRASSROOTS, code="CDCS-MAYSH", moved=0),
+        t("vi", "inbox_loss.items_moved", to=WARD, ideas=1, nominations=1, joins=1)))
+
+    # An officer of the ward acts on each new card.
+    await harness.press(ward_officer, idea_card, data_of(idea_card, t("vi", "idea.card_ack")))
+    assert t("vi", "idea.status_acknowledged") in (await harness.edited(ward.id, idea_card["message_id"]))["text"]
+    assert (await harness.next(author))["text"] == t("vi", "idea.worker_acknowledged", unit=WARD, code="SK-0001",
+                                                     title=TITLE)
+    await harness.press(ward_officer, nomination_card, data_of(nomination_card, t("vi", "example.card_approve")))
+    approved = await harness.edited(ward.id, nomination_card["message_id"])
+    assert t("vi", "example.status_approved") in approved["text"]
+    await harness.press(ward_officer, join_card, data_of(join_card, t("vi", "join.card_contacted")))
+    contacted = await harness.edited(ward.id, join_card["message_id"])
+    assert t("vi", "join.status_contacted") in contacted["text"] and "Minh Lê" in contacted["text"]
+
+    # The bot back in the old group: its old cards are stale.
+    await harness.emulator.add_bot_to_group(grassroots, officer)
+    for old, label in ((old_idea, t("vi", "idea.card_reply")), (old_nomination, t("vi", "example.card_reject")),
+                       (old_join, t("vi", "join.card_joined"))):
+        pressed = await harness.press(officer, old, data_of(old, label))
+        assert (await harness.emulator.wait_answer(pressed))["text"] == t("vi", "input.stale_button")
+
+    for message in harness.emulator.messages(ward.id):
+        shown = message.get("text") or ""
+        for secret in (*SECRETS, str(author.id)):
+            assert secret not in shown, (secret, shown)
+    ward_unit = await unit(harness, "CDP-LONGBIEN")
+    async with harness.session_factory() as session:
+        idea = await session.scalar(select(Idea))
+        nomination = await session.scalar(select(ExampleNomination))
+        request = await session.scalar(select(JoinRequest))
+        assert (idea.unit_id, idea.status) == (ward_unit.id, IdeaStatus.ACKNOWLEDGED)
+        assert (nomination.unit_id, nomination.status) == (ward_unit.id, NominationStatus.APPROVED)
+        assert (request.unit_id, request.status) == (ward_unit.id, JoinStatus.CONTACTED)
+        assert await session.scalar(select(EngagementCard).where(EngagementCard.chat_id == grassroots.id)) is None
+        moves = (await session.scalars(select(AuditLog.subject).where(AuditLog.action.endswith(".moved"))
+                                       .order_by(AuditLog.id))).all()
+        assert moves == [f"idea:{idea.id}", f"example:{nomination.id}", f"join:{request.id}"]
+
+
+async def test_with_no_inbox_above_the_items_go_to_the_admins(harness):
+    admin = harness.user("Quản trị")
+    await harness.reply_to(admin, "/start")
+    async with harness.session_factory() as session:
+        await officers.add_admin(session, admin.id, "test")
+    officer, grassroots = await officer_with_inbox(harness, "CDCS-MAYSH")
+    await open_items_at_grassroots(harness, grassroots)
+
+    await harness.emulator.remove_bot_from_group(grassroots, officer)
+
+    idea_card, nomination_card, join_card = await arrived_cards(harness, admin.id)
+    alert = await harness.next(admin)
+    assert alert["text"] == "\n\n".join((
+        t("vi", "units.inbox_lost", unit=GRASSROOTS, code="CDCS-MAYSH", moved=0),
+        t("vi", "inbox_loss.items_moved", to=t("vi", "case.union_admins"), ideas=1, nominations=1, joins=1)))
+    for secret in SECRETS:
+        assert secret not in idea_card["text"]
+    await harness.press(admin, join_card, data_of(join_card, t("vi", "join.card_notnow")))
+    assert t("vi", "join.status_not_now") in (await harness.edited(admin, join_card["message_id"]))["text"]
+    async with harness.session_factory() as session:
+        assert [row.unit_id for row in (await session.scalars(select(Idea))).all()] == [None]
+        assert [row.unit_id for row in (await session.scalars(select(ExampleNomination))).all()] == [None]
+        request = await session.scalar(select(JoinRequest))
+        assert (request.unit_id, request.status) == (None, JoinStatus.NOT_NOW)
+
+
+def test_the_alert_lists_cases_that_stayed_by_code_only():
+    lost = Unit(code="CDCS-MAYSH", name="Công đoàn <cơ sở>", level=4)
+    ward = Unit(code="CDP-LONGBIEN", name=WARD, level=3)
+    text = alert_text(lost, 2, ["PA-0003", "PA-0007"], [Rehomed("idea", [object(), object()], ward),
+                                                         Rehomed("example", [], ward),
+                                                         Rehomed("join", [object()], ward)])
+    assert text.split("\n\n") == [
+        i18n.t("vi", "units.inbox_lost", unit="Công đoàn &lt;cơ sở&gt;", code="CDCS-MAYSH", moved=2),
+        i18n.t("vi", "inbox_loss.items_moved", to=WARD, ideas=2, nominations=0, joins=1),
+        i18n.t("vi", "inbox_loss.cases_stayed", count=2, codes="PA-0003, PA-0007")]
+    nothing_else = alert_text(lost, 0, [], [Rehomed("idea", [], None), Rehomed("join", [], None)])
+    assert nothing_else == i18n.t("vi", "units.inbox_lost", unit="Công đoàn &lt;cơ sở&gt;", code="CDCS-MAYSH",
+                                  moved=0)
