@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import json
 import logging
 import resource
@@ -398,6 +399,7 @@ async def _each_database(args: argparse.Namespace, emulator: BotApiEmulator) -> 
 
 
 if __name__ == "__main__":
+    faulthandler.enable()  # a crash of a child in a C extension prints its Python traceback
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--free-rates", default="30")
     parser.add_argument("--recipients", type=int, default=3000)

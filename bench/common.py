@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import logging
 import os
 import resource
@@ -284,6 +285,7 @@ def print_figures(name: str, figures: Figures) -> None:
 
 
 if __name__ == "__main__":
+    faulthandler.enable()  # a crash of a child in a C extension prints its Python traceback
     parser = argparse.ArgumentParser(description="a bot for the benchmarks, in its own process")
     parser.add_argument("--serve", choices=["echo", "echo-aiohttp", "ours"], required=True)
     parser.add_argument("--api-url", required=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import faulthandler
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -69,6 +71,10 @@ def _logging(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) 
     # httpx logs request URLs, which contain the bot token; alembic is chatty at INFO.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # A crash inside a C extension (sqlite3, asyncpg, greenlet) then leaves a Python traceback in the log
+    # instead of a bare "segfault" line in the kernel's: bench/broadcast.py's sender died that way once.
+    with contextlib.suppress(ValueError, OSError):  # no real stderr (captured in-process): nothing to do
+        faulthandler.enable()
 
 
 SandboxPort = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port of the sandbox's web page.")]
