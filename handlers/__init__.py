@@ -32,6 +32,7 @@ from handlers import (
     recognition,
     reports,
     survey,
+    survey_builder,
     ui,
     worker_cases,
 )
@@ -65,6 +66,8 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
         application.add_handler(handler, group=-7)
     for handler in survey.handlers():  # /survey, its buttons, and a typed answer while one is awaited
         application.add_handler(handler, group=-5)
+    for handler in survey_builder.handlers():  # the survey builder of /admin: its buttons and typed steps
+        application.add_handler(handler, group=-9)
     for handler in quiz.handlers():  # quizzes and contests, and the typed tiebreak number
         application.add_handler(handler, group=-4)
     # Joining, ideas, nominations, consultations: each handler stops the update when it acts.

@@ -384,6 +384,7 @@ async def _admin_overview(context: BotContext, lang: str) -> tuple[str, object]:
         rows.append([(t(lang, "survey.admin_results", title=title), f"sv:c:{survey.id}")])
     if len(lines) == 1:
         lines.append(t(lang, "survey.admin_none"))
+    rows.append([(t(lang, "survey_builder.new_button"), "svb:new")])
     rows.append([(t(lang, "survey.admin_upload"), "adm:sv:upload")])
     rows.append([(t(lang, "survey.admin_refresh"), "adm:sv:list")])
     return "\n\n".join(lines), ui.buttons(rows)

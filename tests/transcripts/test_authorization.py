@@ -63,7 +63,7 @@ WORKER_PREFIXES = {
 # section of broadcasts are not for workers; answering a survey or the stop / topic buttons are.
 PRIVILEGED_PREFIXES = {
     "case:", "cases:", "inbox:", "adm:un:", "adm:ct:", "adm:sv:", "adm:rpt", "rpt:", "bc:", "sv:", "ec:", "ic:",
-    "jr:",
+    "jr:", "svb:",
 }
 WORKER_COMMANDS = {"start", "menu", "help", "cancel", "learn", "quiz", "report", "mycases", "idea", "nominate",
                    "join", "gopy", "survey", "settings", "mydata", "forgetme"}
@@ -326,6 +326,8 @@ def forged_presses(world: World) -> dict[str, list[str]]:
                     f"adm:un:ia:{maysh}", "adm:un:m", f"adm:un:um:{ids['worker_member']}"],
         "adm:ct:": ["adm:ct:list", f"adm:ct:open:{ids['round']}", f"adm:ct:close:{ids['round']}"],
         "adm:sv:": ["adm:sv:list", f"adm:sv:open:{ids['survey']}", f"adm:sv:close:{ids['survey']}", "adm:sv:upload"],
+        "svb:": ["svb:new", "svb:fresh", "svb:resume", "svb:kind:single", "svb:anon:1", "svb:days:7", "svb:save",
+                 "svb:cancel"],
         "adm:rpt": ["adm:rpt"],
         "rpt:": ["rpt:pg:0", f"rpt:u:{maysh}", *(f"rpt:p:{maysh}:{period}" for period in PERIODS)],
         "bc:": ["bc:adm:list", *(f"bc:adm:{a}:{ids['broadcast']}" for a in ("pause", "resume", "cancel")),
@@ -429,7 +431,7 @@ async def test_an_officer_cannot_act_on_a_parents_or_a_cousins_case(world):
     assert (await harness.next(world.cousin_group.id))["text"] == t("vi", "card.not_allowed")
     # Admin-only buttons stay closed to a unit officer.
     presses = forged_presses(world)
-    await assert_refused(world, officer, {p: presses[p] for p in ("adm:un:", "adm:ct:", "adm:sv:", "adm:rpt")},
+    await assert_refused(world, officer, {p: presses[p] for p in ("adm:un:", "adm:ct:", "adm:sv:", "svb:", "adm:rpt")},
                          {"the private chat": anchor})
     await assert_refused(world, officer, {"bc:": [f"bc:adm:{a}:{world.ids['broadcast']}" for a in ("pause", "cancel")]},
                          {"the private chat": anchor})
