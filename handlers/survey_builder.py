@@ -1,9 +1,11 @@
 """The in-chat survey builder (/admin → Surveys → "New survey"): buttons first, typed text where it must be.
 
-Steps: title (vi, then en or skip) → anonymous or named → questions one by one (kind → text vi → en or skip →
-for choices the options one a line, vi → en or skip) → after each: add another, edit or remove the last, done
-→ skip logic (optional, single choice and scale: "if the answer is X go to question N / end", forward only)
-→ opening time (typed or now) → closing time (typed or N days after opening) → preview → Save, which goes the
+Steps: title (vi, then en or skip) → intro (vi, then en or skip; or keep the standard one) → anonymous or
+named → questions one by one (kind → text vi → en or skip → for a scale the names of 1 and 5, vi → en or skip,
+or none → for choices the options one a line, vi → en or skip) → after each: required or optional (workers get
+a Skip button; free text starts optional, the others required), add another, edit or remove the last, done →
+skip logic (if wanted; single choice and scale: "if the answer is X go to question N / end", forward only) →
+opening time (typed or now) → closing time (typed or N days after opening) → preview → Save, which goes the
 way of a survey file: bot/services/survey_builder.build (surveys.load_text's validator), surveys.save_survey,
 survey_jobs.schedule_survey.
 
@@ -11,9 +13,9 @@ The draft lives in user_data[DRAFT] (persisted: a restart mid-way loses nothing)
 button or another feature's button pauses its typed input (the draft stays; "New survey" offers to continue
 it). Every press and every typed step re-checks the admin right.
 
-Callback data (prefix svb:): new · resume · fresh · cancel · skip · anon:<1|0> · kind:<kind> · add · edit ·
-drop · done · rq:<question id> · ro:<option id> · rt:<question id|end|next> · back · times · now · days:<n> ·
-save
+Callback data (prefix svb:): new · resume · fresh · cancel · skip:<step> · anon:<1|0> · kind:<kind> ·
+opt:<1|0> · add · edit · drop · done · rq:<question id> · ro:<option id> · rt:<question id|end|next> · back ·
+times · now · days:<n> · save
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ from handlers import notify, survey_jobs, ui
 from handlers.context import BotContext, current_member
 
 DRAFT = "survey_builder"
-TYPED_STEPS = ("title_vi", "title_en", "q_vi", "q_en", "opts_vi", "opts_en", "opens", "closes")
+TYPED_STEPS = ("title_vi", "title_en", "intro_vi", "intro_en", "q_vi", "q_en", "labels_vi", "labels_en",
+               "opts_vi", "opts_en", "opens", "closes")
+# Steps with a skip button; its data names the step, so a stale one from an earlier screen changes nothing.
+SKIP_STEPS = ("title_en", "intro_vi", "intro_en", "q_en", "labels_vi", "labels_en", "opts_en")
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
@@ -111,13 +116,15 @@ async def _step(update: Update, context: BotContext, member: Member, draft: dict
                 arg: str) -> bool:
     """One press on the draft's current screen; False when it does not belong there (stale or forged)."""
     step, lang = draft["step"], member.language
-    if action == "skip" and step in ("title_en", "q_en", "opts_en"):
-        _skip_english(draft)
+    if action == "skip" and step == arg and step in SKIP_STEPS:
+        _skip(draft)
     elif action == "anon" and step == "privacy" and arg in ("1", "0"):
         draft["anonymous"], draft["step"] = arg == "1", "kind"
     elif action == "kind" and step == "kind" and arg in builder.KINDS:
         builder.start_question(draft, arg)
         draft["step"] = "q_vi"
+    elif action == "opt" and step == "more" and arg in ("1", "0") and builder.set_optional(draft, arg == "1"):
+        pass
     elif action == "add" and step == "more" and builder.may_add(draft):
         draft["step"] = "kind"
     elif action == "edit" and step == "more" and draft["questions"]:
@@ -167,26 +174,40 @@ def _rule_question(draft: dict[str, Any]) -> dict[str, Any]:
     return (builder.question_by_id(draft, rule[0]) if rule else None) or {"type": "text", "options": []}
 
 
-def _skip_english(draft: dict[str, Any]) -> None:
-    """No English text: the Vietnamese one stands for both (members reading English see it)."""
+def _skip(draft: dict[str, Any]) -> None:
+    """No English text: the Vietnamese one stands for both (the format needs both: see the builder service).
+    No intro: the standard one. No scale labels: plain 1 … 5."""
     step = draft["step"]
     if step == "title_en":
         draft["title"]["en"] = draft["title"]["vi"]
+        draft["step"] = "intro_vi"
+    elif step == "intro_vi":
+        draft["intro"], draft["step"] = {}, "privacy"
+    elif step == "intro_en":  # the Vietnamese intro is the English one already
         draft["step"] = "privacy"
     elif step == "q_en":
         draft["current"]["text"]["en"] = draft["current"]["text"]["vi"]
         _after_question_text(draft)
-    else:  # opts_en: the Vietnamese options stay as the English ones
-        builder.finish_question(draft)
-        draft["step"] = "more"
+    elif step == "labels_vi":
+        draft["current"]["low"], draft["current"]["high"] = {}, {}
+        _finish(draft)
+    else:  # labels_en, opts_en: the Vietnamese labels or options stay as the English ones
+        _finish(draft)
 
 
 def _after_question_text(draft: dict[str, Any]) -> None:
-    if draft["current"]["type"] in builder.CHOICE_KINDS:
+    kind = draft["current"]["type"]
+    if kind in builder.CHOICE_KINDS:
         draft["step"] = "opts_vi"
+    elif kind == "scale":
+        draft["step"] = "labels_vi"
     else:
-        builder.finish_question(draft)
-        draft["step"] = "more"
+        _finish(draft)
+
+
+def _finish(draft: dict[str, Any]) -> None:
+    builder.finish_question(draft)
+    draft["step"] = "more"
 
 
 # ----- typed steps -----
@@ -213,38 +234,82 @@ async def on_message(update: Update, context: BotContext) -> None:
     raise ApplicationHandlerStop
 
 
-def _take(draft: dict[str, Any], text: str, now: datetime) -> tuple[str | None, dict[str, object]]:
+Taken = tuple[str | None, dict[str, object]]
+
+
+def _take(draft: dict[str, Any], text: str, now: datetime) -> Taken:
     """Store the typed piece and move on; or (problem code, its values) and the step stays."""
-    step, current = draft["step"], draft.get("current")
+    step = draft["step"]
     if step in ("title_vi", "title_en", "q_vi", "q_en"):
-        limit = surveys.TITLE_LIMIT if step.startswith("title") else surveys.QUESTION_LIMIT
-        problem = builder.text_problem(text, limit)
-        if problem:
-            return problem, {"limit": limit, "length": len(text)}
-        language = step.rpartition("_")[2]
-        (draft["title"] if step.startswith("title") else current["text"])[language] = text
-        if step == "title_vi":
-            draft["title"]["en"], draft["step"] = text, "title_en"
-        elif step == "title_en":
-            draft["step"] = "privacy"
-        elif step == "q_vi":
-            current["text"]["en"], draft["step"] = text, "q_en"
-        else:
-            _after_question_text(draft)
-        return None, {}
+        return _take_text(draft, text)
+    if step in ("intro_vi", "intro_en"):
+        return _take_intro(draft, text)
+    if step in ("labels_vi", "labels_en"):
+        return _take_labels(draft, text)
     if step in ("opts_vi", "opts_en"):
-        count = len(current["options"]) if step == "opts_en" else None
-        options, problem = builder.parse_options(text, count)
-        if problem:
-            return problem, {"min": surveys.OPTIONS_MIN, "max": surveys.OPTIONS_MAX,
-                             "limit": surveys.OPTION_LIMIT, "count": count or 0, "given": len(options)}
-        builder.set_options(current, step.removeprefix("opts_"), options)
-        if step == "opts_vi":
-            draft["step"] = "opts_en"
-        else:
-            builder.finish_question(draft)
-            draft["step"] = "more"
-        return None, {}
+        return _take_options(draft, text)
+    return _take_time(draft, text, now)
+
+
+def _take_text(draft: dict[str, Any], text: str) -> Taken:
+    step, current = draft["step"], draft.get("current")
+    limit = surveys.TITLE_LIMIT if step.startswith("title") else surveys.QUESTION_LIMIT
+    problem = builder.text_problem(text, limit)
+    if problem:
+        return problem, {"limit": limit, "length": len(text)}
+    language = step.rpartition("_")[2]
+    (draft["title"] if step.startswith("title") else current["text"])[language] = text
+    if step == "title_vi":
+        draft["title"]["en"], draft["step"] = text, "title_en"
+    elif step == "title_en":
+        draft["step"] = "intro_vi"
+    elif step == "q_vi":
+        current["text"]["en"], draft["step"] = text, "q_en"
+    else:
+        _after_question_text(draft)
+    return None, {}
+
+
+def _take_intro(draft: dict[str, Any], text: str) -> Taken:
+    problem = builder.intro_problem(text)
+    if problem:
+        return problem, {"limit": surveys.INTRO_LIMIT, "length": len(text)}
+    language = draft["step"].removeprefix("intro_")
+    builder.set_intro(draft, language, text)
+    draft["step"] = "intro_en" if language == "vi" else "privacy"
+    return None, {}
+
+
+def _take_labels(draft: dict[str, Any], text: str) -> Taken:
+    labels, problem = builder.parse_labels(text)
+    if problem:
+        return problem, {"limit": surveys.OPTION_LIMIT}
+    language = draft["step"].removeprefix("labels_")
+    builder.set_labels(draft["current"], language, *labels)
+    if language == "vi":
+        draft["step"] = "labels_en"
+    else:
+        _finish(draft)
+    return None, {}
+
+
+def _take_options(draft: dict[str, Any], text: str) -> Taken:
+    step, current = draft["step"], draft["current"]
+    count = len(current["options"]) if step == "opts_en" else None
+    options, problem = builder.parse_options(text, count)
+    if problem:
+        return problem, {"min": surveys.OPTIONS_MIN, "max": surveys.OPTIONS_MAX,
+                         "limit": surveys.OPTION_LIMIT, "count": count or 0, "given": len(options)}
+    builder.set_options(current, step.removeprefix("opts_"), options)
+    if step == "opts_vi":
+        draft["step"] = "opts_en"
+    else:
+        _finish(draft)
+    return None, {}
+
+
+def _take_time(draft: dict[str, Any], text: str, now: datetime) -> Taken:
+    step = draft["step"]
     moment, problem = builder.parse_time(text, now)
     if problem is None and step == "closes":
         problem = builder.close_problem(draft, moment, now)
@@ -281,11 +346,17 @@ Rows = list[list[tuple[str, str]]]
 def _screen(context: BotContext, lang: str, draft: dict[str, Any]) -> tuple[str, Rows]:
     step, current = draft["step"], draft.get("current")
     number = len(draft["questions"]) + 1
-    skip = [[(t(lang, "survey_builder.skip_button"), "svb:skip")]]
+    skip = [[(t(lang, "survey_builder.skip_button"), f"svb:skip:{step}")]]
     if step == "title_vi":
         return t(lang, "survey_builder.ask_title_vi", limit=surveys.TITLE_LIMIT), []
     if step == "title_en":
         return t(lang, "survey_builder.ask_title_en", limit=surveys.TITLE_LIMIT), skip
+    if step == "intro_vi":
+        keep = [[(t(lang, "survey_builder.keep_intro_button"), f"svb:skip:{step}")]]
+        return t(lang, "survey_builder.ask_intro_vi", limit=surveys.INTRO_LIMIT,
+                 standard=t(lang, "survey_builder.default_intro")), keep
+    if step == "intro_en":
+        return t(lang, "survey_builder.ask_intro_en", limit=surveys.INTRO_LIMIT), skip
     if step == "privacy":
         return t(lang, "survey_builder.ask_privacy"), [
             [(t(lang, "survey_builder.anonymous_button"), "svb:anon:1")],
@@ -299,6 +370,11 @@ def _screen(context: BotContext, lang: str, draft: dict[str, Any]) -> tuple[str,
                  limit=surveys.QUESTION_LIMIT), []
     if step == "q_en":
         return t(lang, "survey_builder.ask_question_en", number=number, limit=surveys.QUESTION_LIMIT), skip
+    if step == "labels_vi":
+        none = [[(t(lang, "survey_builder.no_labels_button"), f"svb:skip:{step}")]]
+        return t(lang, "survey_builder.ask_labels_vi", number=number, limit=surveys.OPTION_LIMIT), none
+    if step == "labels_en":
+        return t(lang, "survey_builder.ask_labels_en", number=number, limit=surveys.OPTION_LIMIT), skip
     if step == "opts_vi":
         return t(lang, "survey_builder.ask_options_vi", min=surveys.OPTIONS_MIN, max=surveys.OPTIONS_MAX,
                  limit=surveys.OPTION_LIMIT), []
@@ -323,10 +399,17 @@ def _screen(context: BotContext, lang: str, draft: dict[str, Any]) -> tuple[str,
 
 
 def _more(lang: str, draft: dict[str, Any]) -> tuple[str, Rows]:
-    count = len(draft["questions"])
+    count, last = len(draft["questions"]), draft["questions"][-1]
+    optional = builder.is_optional(last)
+    requirement = t(lang, "survey_builder.optional_note" if optional else "survey_builder.required_note")
     text = t(lang, "survey_builder.question_added", number=count, count=count, max=surveys.QUESTIONS_MAX,
-             question=escape(draft["questions"][-1]["text"]["vi"]))
-    rows = [[(t(lang, "survey_builder.add_button"), "svb:add")]] if builder.may_add(draft) else []
+             question=escape(last["text"]["vi"]), requirement=requirement)
+    if optional:
+        rows = [[(t(lang, "survey_builder.make_required_button"), "svb:opt:0")]]
+    else:
+        rows = [[(t(lang, "survey_builder.make_optional_button"), "svb:opt:1")]]
+    if builder.may_add(draft):
+        rows.append([(t(lang, "survey_builder.add_button"), "svb:add")])
     rows += [[(t(lang, "survey_builder.edit_last_button"), "svb:edit"),
               (t(lang, "survey_builder.remove_last_button"), "svb:drop")],
              [(t(lang, "survey_builder.done_button"), "svb:done")]]
@@ -395,10 +478,21 @@ def preview(context: BotContext, lang: str, draft: dict[str, Any]) -> str:
         privacy = t(lang, "survey_builder.preview_named")
     lines = [t(lang, "survey_builder.preview_head", title=escape(draft["title"]["vi"]),
                title_en=escape(draft["title"]["en"]), privacy=privacy, opens=opens,
-               closes=_closes(lang, draft, tz))]
+               closes=_closes(lang, draft, tz)), _preview_intro(lang, draft)]
     for number, question in enumerate(draft["questions"], 1):
         lines.append("\n".join(_preview_question(lang, draft, number, question)))
     return "\n\n".join(lines)
+
+
+def _preview_intro(lang: str, draft: dict[str, Any]) -> str:
+    intro = draft.get("intro") or {}
+    if not intro.get("vi"):
+        return t(lang, "survey_builder.preview_intro_standard",
+                 intro=t(lang, "survey_builder.default_intro"))
+    part = [t(lang, "survey_builder.preview_intro", intro=escape(intro["vi"]))]
+    if intro.get("en") and intro["en"] != intro["vi"]:
+        part.append(t(lang, "survey_builder.preview_english", text=escape(intro["en"])))
+    return "\n".join(part)
 
 
 def _closes(lang: str, draft: dict[str, Any], tz: Any) -> str:
@@ -420,10 +514,23 @@ def _preview_question(lang: str, draft: dict[str, Any], number: int, question: d
             part.append(t(lang, "survey_builder.preview_option_en", option=escape(option["vi"]),
                           english=escape(option["en"])))
     if question["type"] == "scale":
-        part.append(t(lang, "survey_builder.preview_scale"))
+        part += _preview_scale(lang, question)
+    if builder.is_optional(question):
+        part.append(t(lang, "survey_builder.preview_optional"))
     for option, target in question.get("next", {}).items():
         label = escape(builder.option_label(question, option))
         part.append(t(lang, "survey_builder.preview_rule", option=label, target=_target(lang, draft, target)))
+    return part
+
+
+def _preview_scale(lang: str, question: dict[str, Any]) -> list[str]:
+    low, high = question.get("low") or {}, question.get("high") or {}
+    if not low.get("vi") or not high.get("vi"):
+        return [t(lang, "survey_builder.preview_scale")]
+    part = [t(lang, "survey_builder.preview_scale_labels", low=escape(low["vi"]), high=escape(high["vi"]))]
+    if (low.get("en"), high.get("en")) != (low["vi"], high["vi"]):
+        part.append(t(lang, "survey_builder.preview_scale_labels_en", low=escape(low.get("en", "")),
+                      high=escape(high.get("en", ""))))
     return part
 
 

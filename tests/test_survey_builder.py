@@ -1,4 +1,5 @@
-"""The survey builder below Telegram: each typed piece checked as it comes, skip rules only forward, incomplete
+"""The survey builder below Telegram: each typed piece checked as it comes, skip rules only forward, optional
+questions (free text by default), an intro of the admin's own or the standard one, scale labels, incomplete
 drafts refused with their reasons, and a complete draft read back through the survey file validator (so a draft
 that slipped past the builder's own checks is still refused there) and saved like a file."""
 
@@ -30,6 +31,9 @@ def complete_draft() -> dict:
     for kind, text in (("scale", "Chấm mấy điểm?"), ("text", "Góp ý thêm?")):
         builder.start_question(draft, kind)
         draft["current"]["text"] = {"vi": text, "en": text}
+        if kind == "scale":
+            builder.set_labels(draft["current"], "vi", "Rất tệ", "Rất ngon")
+            builder.set_labels(draft["current"], "en", "Very bad", "Very good")
         builder.finish_question(draft)
     assert builder.set_rule(draft, "q1", "o1", "q3")
     builder.set_opens(draft, None)
@@ -54,6 +58,70 @@ def test_a_complete_draft_becomes_the_spec_a_file_would_give():
     # English skipped: the Vietnamese text stands for both.
     assert spec.questions[1].options[2].text == {"vi": "Trái cây", "en": "Trái cây"}
     assert spec.questions[2].option_ids() == surveys.SCALE and spec.questions[3].options == ()
+    # Choices and scales must be answered; free text may be skipped (nobody is forced to type).
+    assert [q.optional for q in spec.questions] == [False, False, False, True]
+    assert spec.questions[2].low == {"vi": "Rất tệ", "en": "Very bad"}
+    assert spec.questions[2].high == {"vi": "Rất ngon", "en": "Very good"}
+    assert [(q.low, q.high) for q in spec.questions if q.kind != "scale"] == [({}, {})] * 3
+
+
+def test_the_admin_decides_which_question_may_be_skipped():
+    draft = complete_draft()
+    assert builder.set_optional(draft, False)  # the last one: free text made required
+    assert builder.set_optional(builder.new_draft(), True) is False  # no question yet
+    draft["questions"][0]["optional"] = True
+    assert [q.optional for q in builder.build(draft, INTRO, NOW)[0].questions] == [True, False, False, False]
+    # A draft kept from before the choice existed: free text optional, the rest required.
+    for question in draft["questions"]:
+        del question["optional"]
+    assert [builder.is_optional(q) for q in draft["questions"]] == [False, False, False, True]
+    assert [q.optional for q in builder.build(draft, INTRO, NOW)[0].questions] == [False, False, False, True]
+
+
+def test_the_intro_is_the_admins_own_or_the_standard_one():
+    draft = complete_draft()
+    assert builder.build(draft, INTRO, NOW)[0].intro == INTRO  # kept the standard one
+    builder.set_intro(draft, "vi", "Mời bạn góp ý về bữa ăn ca.")
+    assert builder.build(draft, INTRO, NOW)[0].intro == {"vi": "Mời bạn góp ý về bữa ăn ca.",
+                                                          "en": "Mời bạn góp ý về bữa ăn ca."}
+    builder.set_intro(draft, "en", "Tell us about shift meals.")
+    assert builder.build(draft, INTRO, NOW)[0].intro == {"vi": "Mời bạn góp ý về bữa ăn ca.",
+                                                          "en": "Tell us about shift meals."}
+    assert builder.intro_problem("x" * surveys.INTRO_LIMIT) is None
+    assert builder.intro_problem("x" * (surveys.INTRO_LIMIT + 1)) == "too_long"
+    assert builder.intro_problem(" ") == "empty"
+
+
+def test_scale_labels_are_two_names_within_the_option_limit():
+    assert builder.parse_labels("Rất không hài lòng / Rất hài lòng") == (("Rất không hài lòng", "Rất hài lòng"),
+                                                                         None)
+    assert builder.parse_labels("Tệ/Tốt") == (("Tệ", "Tốt"), None)
+    assert builder.parse_labels("Tệ hoặc 1/2\nTốt") == (("Tệ hoặc 1/2", "Tốt"), None)  # one a line
+    for wrong in ("Rất tệ", "Tệ / Vừa / Tốt", " / Tốt", "Tệ /", "", None, "a\nb\nc"):
+        assert builder.parse_labels(wrong) == (None, "labels_format"), wrong
+    assert builder.parse_labels("Tệ / " + "x" * surveys.OPTION_LIMIT)[1] is None
+    assert builder.parse_labels("Tệ / " + "x" * (surveys.OPTION_LIMIT + 1)) == (None, "label_too_long")
+    # Labels skipped: the scale is plain 1 … 5 in the file too.
+    draft = complete_draft()
+    draft["questions"][2]["low"], draft["questions"][2]["high"] = {}, {}
+    assert "low" not in builder.to_data(draft, INTRO, NOW)["questions"][2]
+    scale = builder.build(draft, INTRO, NOW)[0].questions[2]
+    assert (scale.low, scale.high) == ({}, {})
+
+
+def test_english_skipped_is_the_vietnamese_text_because_the_format_needs_both():
+    """The format has no "no English" (surveys._texts): a text without it is refused, so the builder stores the
+    Vietnamese text for both languages and members reading English see it."""
+    draft = complete_draft()
+    assert builder.build(draft, INTRO, NOW)[0].questions[3].text == {"vi": "Góp ý thêm?", "en": "Góp ý thêm?"}
+    del draft["questions"][3]["text"]["en"]
+    spec, problems = builder.build(draft, INTRO, NOW)
+    assert spec is None and len(problems) == 1 and problems[0].endswith(": q4.text.en is missing")
+    question = {"id": "q1", "type": "scale", "text": {}, "options": [], "next": {}, "optional": False,
+                "low": {}, "high": {}}
+    builder.set_labels(question, "vi", "Tệ", "Tốt")
+    assert question["low"] == {"vi": "Tệ", "en": "Tệ"} and question["high"] == {"vi": "Tốt", "en": "Tốt"}
+
 
 
 def test_an_incomplete_draft_is_refused_with_every_reason():
@@ -82,6 +150,10 @@ def test_the_survey_validator_has_the_last_word():
     draft["questions"][0]["options"][1]["en"] = "x" * (surveys.OPTION_LIMIT + 1)
     spec, problems = builder.build(draft, INTRO, NOW)
     assert spec is None and "q1.o2.en is longer than 100 characters" in problems[0]
+    draft = complete_draft()
+    draft["questions"][2]["high"]["en"] = "x" * (surveys.OPTION_LIMIT + 1)
+    spec, problems = builder.build(draft, INTRO, NOW)
+    assert spec is None and "q3.high.en is longer than 100 characters" in problems[0]
 
 
 def test_typed_texts_are_checked_against_the_format_limits():

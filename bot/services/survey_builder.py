@@ -4,13 +4,18 @@ survey file holds and read back with surveys.load_text, so every rule of the for
 (bot/services/surveys.py). No telegram here.
 
 The draft:
-    {"step": …, "paused": bool, "token": 6 hex (the slug's tail), "title": {"vi", "en"}, "anonymous": bool,
+    {"step": …, "paused": bool, "token": 6 hex (the slug's tail), "title": {"vi", "en"},
+     "intro": {"vi", "en"} or {} (the standard one), "anonymous": bool,
      "questions": [{"id": "q1", "type": …, "text": {"vi", "en"}, "options": [{"id": "o1", "vi", "en"}],
+                    "optional": bool, "low": {"vi", "en"} or {}, "high": likewise (scale labels of 1 and 5),
                     "next": {option id: later question id | "end"}}],
      "current": the question being entered, "rule": [question id, option id] being set,
      "opens": ISO time (UTC) or "now", "closes": ISO time (UTC) or {"days": n} (n days after opening)}
 Question ids are q1, q2… in order (only the last question is ever removed, so they stay in order); option ids
 o1, o2… ; a scale's options are "1"…"5" as in the format.
+
+English skipped: the format needs both texts (surveys._texts: "needs vi and en texts"), so the Vietnamese
+text is stored as the English one too; members reading English see it, as they would with the fallback.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from bot.services import surveys
 from bot.services.broadcasts import parse_local_datetime
 from bot.services.surveys import (
     END,
+    INTRO_LIMIT,
     OPTION_LIMIT,
     OPTIONS_MAX,
     OPTIONS_MIN,
@@ -46,7 +52,7 @@ SOURCE = Path("survey-builder.yaml")  # names the generated file in the validato
 
 
 def new_draft() -> dict[str, Any]:
-    return {"step": "title_vi", "paused": False, "token": secrets.token_hex(3), "title": {},
+    return {"step": "title_vi", "paused": False, "token": secrets.token_hex(3), "title": {}, "intro": {},
             "anonymous": None, "questions": [], "current": None, "rule": None, "opens": None, "closes": None}
 
 
@@ -70,6 +76,23 @@ def title_problem(text: str | None) -> str | None:
 
 def question_problem(text: str | None) -> str | None:
     return text_problem(text, QUESTION_LIMIT)
+
+
+def intro_problem(text: str | None) -> str | None:
+    return text_problem(text, INTRO_LIMIT)
+
+
+def parse_labels(text: str | None) -> tuple[tuple[str, str] | None, str | None]:
+    """The labels of 1 and 5 of a scale: "Rất không hài lòng / Rất hài lòng" (or one a line), each
+    ≤ OPTION_LIMIT as the format allows."""
+    cleaned = nfc(text or "")
+    lines = [line.strip() for line in cleaned.splitlines() if line.strip()]
+    parts = lines if len(lines) == 2 else [part.strip() for part in cleaned.split("/")]
+    if len(parts) != 2 or not all(parts):
+        return None, "labels_format"
+    if any(len(part) > OPTION_LIMIT for part in parts):
+        return None, "label_too_long"
+    return (parts[0], parts[1]), None
 
 
 def parse_options(text: str | None, count: int | None = None) -> tuple[list[str], str | None]:
@@ -101,7 +124,36 @@ def parse_time(text: str | None, now: datetime) -> tuple[datetime | None, str | 
 
 def start_question(draft: dict[str, Any], kind: str) -> None:
     number = len(draft["questions"]) + 1
-    draft["current"] = {"id": f"q{number}", "type": kind, "text": {}, "options": [], "next": {}}
+    draft["current"] = {"id": f"q{number}", "type": kind, "text": {}, "options": [], "next": {},
+                        "optional": kind == "text", "low": {}, "high": {}}
+
+
+def set_intro(draft: dict[str, Any], language: str, text: str) -> None:
+    """The Vietnamese intro stands for the English one until English is typed."""
+    if language == "vi":
+        draft["intro"] = {"vi": text, "en": text}
+    else:
+        draft["intro"]["en"] = text
+
+
+def set_labels(question: dict[str, Any], language: str, low: str, high: str) -> None:
+    """The Vietnamese labels stand for the English ones until English is typed."""
+    languages = surveys.LANGS if language == "vi" else (language,)
+    for code in languages:
+        question.setdefault("low", {})[code] = low
+        question.setdefault("high", {})[code] = high
+
+
+def set_optional(draft: dict[str, Any], optional: bool) -> bool:
+    """Whether the last question may be skipped; False when there is none."""
+    if not draft["questions"]:
+        return False
+    draft["questions"][-1]["optional"] = optional
+    return True
+
+
+def is_optional(question: dict[str, Any]) -> bool:
+    return bool(question.get("optional", question["type"] == "text"))
 
 
 def set_options(question: dict[str, Any], language: str, options: list[str]) -> None:
@@ -237,21 +289,24 @@ def problems(draft: dict[str, Any], now: datetime) -> list[str]:
 
 
 def to_data(draft: dict[str, Any], intro: dict[str, str], now: datetime) -> dict[str, Any]:
-    """The survey file's fields (see bot/services/surveys.py), times as local wall-clock text."""
+    """The survey file's fields (see bot/services/surveys.py), times as local wall-clock text; `intro` is the
+    standard one, used when the admin kept it."""
     def local(moment: datetime) -> str:
         return moment.astimezone(SURVEY_TZ).strftime("%Y-%m-%d %H:%M:%S")
 
     questions = []
     for question in draft["questions"]:
         item: dict[str, Any] = {"id": question["id"], "type": question["type"],
-                                "text": dict(question["text"])}
+                                "text": dict(question["text"]), "optional": is_optional(question)}
         if question["type"] in CHOICE_KINDS:
             item["options"] = [{"id": o["id"], "vi": o["vi"], "en": o["en"]} for o in question["options"]]
+        if question["type"] == "scale" and question.get("low") and question.get("high"):
+            item["low"], item["high"] = dict(question["low"]), dict(question["high"])
         if question.get("next"):
             item["next"] = dict(question["next"])
         questions.append(item)
     closes = closes_at(draft, now)
-    return {"slug": slug(draft), "title": dict(draft["title"]), "intro": dict(intro),
+    return {"slug": slug(draft), "title": dict(draft["title"]), "intro": dict(draft.get("intro") or intro),
             "anonymous": draft.get("anonymous"), "opens": local(opens_at(draft, now)),
             "closes": local(closes) if closes else None, "questions": questions}
 
