@@ -32,6 +32,9 @@ async def add_cases(harness):
     union) and one in Ho Chi Minh City, which a Hà Nội report must not count."""
     ids = await unit_ids(harness)
     now = utcnow()
+    # "this month" is Vietnam's: in the first minutes of a month, minutes ago is last month
+    month_start = now.astimezone(harness.settings.tz).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    now = max(now, month_start.astimezone(now.tzinfo) + timedelta(minutes=5))
     async with harness.session_factory() as session:
         for number, (category, unit, urgent) in enumerate(
                 (("safety_health", "CDCS-MAYSH", True), ("wages", "CDP-LONGBIEN", False),
