@@ -28,15 +28,19 @@ def use_fixtures(harness) -> dict[str, quizzes.Quiz]:
 
 
 async def open_contest(harness):
-    """The fixture contest loaded, with round 1 open since an hour and for another day."""
+    """The fixture contest loaded, with round 1 open since an hour and for another day, round 2 next week."""
     library = use_fixtures(harness)
     spec, _ = quizzes.load_contest(CONTEST_FILE, library)
     async with harness.session_factory() as session:
         contest, *_ = await contests.load_contest(session, spec, library)
         round_ = await session.scalar(select(ContestRound).where(ContestRound.contest_id == contest.id,
                                                                  ContestRound.number == 1))
+        round_two = await session.scalar(select(ContestRound).where(ContestRound.contest_id == contest.id,
+                                                                    ContestRound.number == 2))
         now = utcnow()
         round_.starts_at, round_.ends_at = now - timedelta(hours=1), now + timedelta(days=1)
+        # the file's dates are fixed (December 2026): the tests must not depend on today's date
+        round_two.starts_at, round_two.ends_at = now + timedelta(days=6), now + timedelta(days=13)
         await session.commit()
         return contest, round_
 
