@@ -1,7 +1,8 @@
 """The bot's own membership in groups (my_chat_member updates). Removed from (or left) a unit's inbox
 group: the unit is marked without inbox; each of its open cases, ideas, nominations and join requests goes
-up to the nearest unit above with an inbox (the admins when there is none) with a fresh card there; and
-the admins are told what moved and which cases stayed."""
+up to the nearest unit above with an inbox (the admins when there is none) with a fresh card there; each
+author who can be reached is told in the new unit's name (an anonymous idea's author too: only they get
+it); and the admins are told what moved and which cases stayed."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from bot.i18n import t
 from bot.services import admin_units, cases, examples, ideas, joining, officers
 from bot.services.engagement import Rehomed
 from bot.text import escape
-from db.models import Grievance, Unit
+from db.models import ExampleNomination, Grievance, Idea, JoinRequest, Member, Unit
 from db.types import utcnow
 from handlers import engagement, notify
 from handlers import examples as example_cards
@@ -33,11 +34,28 @@ ALERT_LANGUAGE = "vi"  # the admins' working language, as notify.alert_admins
 Move = Callable[[Any, Unit, str], Awaitable[Rehomed]]
 CardText = Callable[[BotContext, Any], Awaitable[str]]
 CardButtons = Callable[[Any], InlineKeyboardMarkup | None]
-# Each kind of engagement item a unit receives: how its open items move up, and its own card.
-ITEM_KINDS: tuple[tuple[Move, CardText, CardButtons], ...] = (
-    (ideas.move_open, idea_cards.card_text, idea_cards.card_buttons),
-    (examples.move_open, example_cards.card_text, example_cards.card_buttons),
-    (joining.move_open, join_cards.card_text, join_cards.card_buttons),
+# Who hears that an item moved: (the member to tell, catalog key, values besides {unit}), as each kind
+# already tells its author of a decision.
+Told = Callable[[Any], tuple[int | None, str, dict[str, str]]]
+
+
+def _idea_told(idea: Idea) -> tuple[int | None, str, dict[str, str]]:
+    return idea.member_id, "inbox_loss.idea_moved", {"code": idea.code, "title": escape(idea.title)}
+
+
+def _nomination_told(nomination: ExampleNomination) -> tuple[int | None, str, dict[str, str]]:
+    return nomination.member_id, "inbox_loss.nomination_moved", {"nominee": escape(nomination.nominee)}
+
+
+def _join_told(request: JoinRequest) -> tuple[int | None, str, dict[str, str]]:
+    return request.member_id, "inbox_loss.join_moved", {}
+
+
+# Each kind of engagement item a unit receives: how its open items move up, its own card, and whom to tell.
+ITEM_KINDS: tuple[tuple[Move, CardText, CardButtons, Told], ...] = (
+    (ideas.move_open, idea_cards.card_text, idea_cards.card_buttons, _idea_told),
+    (examples.move_open, example_cards.card_text, example_cards.card_buttons, _nomination_told),
+    (joining.move_open, join_cards.card_text, join_cards.card_buttons, _join_told),
 )
 
 
@@ -84,15 +102,29 @@ async def _move_cases(context: BotContext, open_ids: list[int]) -> tuple[int, li
 
 
 async def _move_items(context: BotContext, unit: Unit, move: Move, card_text: CardText,
-                      card_buttons: CardButtons) -> Rehomed:
-    """The unit's open items of one kind go up (committed), each with a fresh card where it arrives."""
+                      card_buttons: CardButtons, told: Told) -> Rehomed:
+    """The unit's open items of one kind go up (committed), each with a fresh card where it arrives, and
+    its author is told."""
     rehomed = await move(context.db, unit, SYSTEM)
     if rehomed.items:
         log.info("unit %s: %s open %s item(s) moved", unit.code, len(rehomed.items), rehomed.kind)
     for item in rehomed.items:
         await engagement.post_cards(context, rehomed.kind, item.id, rehomed.unit, await card_text(context, item),
                                     card_buttons(item))
+        await _tell_author(context, rehomed.unit, *told(item))
     return rehomed
+
+
+async def _tell_author(context: BotContext, to: Unit | None, member_id: int | None, key: str,
+                       values: dict[str, str]) -> None:
+    """One short message in the author's language, in the new unit's name, never an officer's; only the
+    author receives it, so an anonymous author stays unknown to the officers."""
+    author = await context.db.get(Member, member_id) if member_id else None
+    if author is None or author.telegram_id is None:
+        return
+    where = escape(to.name) if to else t(author.language, "case.union_admins")
+    await notify.send_private(context.bot, context.db, author.telegram_id,
+                              t(author.language, key, unit=where, **values))
 
 
 def alert_text(unit: Unit, moved: int, stayed: Sequence[str], rehomed: Sequence[Rehomed]) -> str:

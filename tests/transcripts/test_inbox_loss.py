@@ -4,7 +4,9 @@ the old cards are stale, and the admins are told."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
 
 from bot import i18n
 from bot.services import officers
@@ -20,10 +22,12 @@ from db.models import (
     IdeaStatus,
     JoinRequest,
     JoinStatus,
+    Member,
     NominationStatus,
     Unit,
 )
 from handlers.chat_members import alert_text
+from sandbox.emulator import EmulatorUser
 from tests.support.harness import data_of, t
 from tests.transcripts.test_examples import NOMINEE, consent_and_send, nominate
 from tests.transcripts.test_ideas import TITLE, send_idea
@@ -113,17 +117,32 @@ async def test_leaving_another_group_changes_nothing_and_a_new_inbox_works(harne
     assert (await unit(harness, "CDCS-MAYSH")).inbox_chat_id == fresh.id
 
 
-async def open_items_at_grassroots(harness, group) -> tuple[dict, dict, dict, dict]:
+@dataclass(frozen=True)
+class OpenItems:
+    """The three cards in the grassroots inbox and the worker behind each item."""
+
+    idea: dict
+    nomination: dict
+    join: dict
+    author: EmulatorUser  # of the anonymous idea
+    nominator: EmulatorUser
+    requester: EmulatorUser  # writes in English
+
+
+async def open_items_at_grassroots(harness, group) -> OpenItems:
     """An anonymous idea, a nomination awaiting approval and a join request, each from its own worker, with
-    their cards in the grassroots inbox. Returns (idea card, nomination card, join card, the idea's author)."""
+    their cards in the grassroots inbox; what the workers were shown so far is read."""
     author = await onboarded_worker(harness, first_name=SECRETS[0], username=SECRETS[1], phone=SECRETS[2])
     await send_idea(harness, author, identity="anonymous", with_photo=False)
     nominator = await onboarded_worker(harness)
     await consent_and_send(harness, nominator, await nominate(harness, nominator, photo=False))
-    await send_request(harness, await onboarded_worker(harness, first_name="Tuấn", username="tuan_may",
-                                                       phone="+84911222333"))
+    requester = await onboarded_worker(harness, first_name="Tuấn", username="tuan_may", phone="+84911222333",
+                                       language="en")
+    await send_request(harness, requester)
     idea, nomination, join = [await harness.next(group.id) for _ in range(3)]
-    return idea, nomination, join, author
+    for worker in (author, nominator, requester):
+        harness.emulator.drain(worker)
+    return OpenItems(idea, nomination, join, author, nominator, requester)
 
 
 async def arrived_cards(harness, chat) -> tuple[dict, dict, dict]:
@@ -138,7 +157,8 @@ async def test_open_engagement_items_go_to_the_parent_inbox_with_working_cards(h
     admin = await an_admin(harness)
     officer, grassroots = await officer_with_inbox(harness, "CDCS-MAYSH")
     ward_officer, ward = await officer_with_inbox(harness, "CDP-LONGBIEN", first_name="Minh", last_name="Lê")
-    old_idea, old_nomination, old_join, author = await open_items_at_grassroots(harness, grassroots)
+    items = await open_items_at_grassroots(harness, grassroots)
+    old_idea, old_nomination, old_join, author = items.idea, items.nomination, items.join, items.author
 
     await harness.emulator.remove_bot_from_group(grassroots, officer)
 
@@ -147,6 +167,12 @@ async def test_open_engagement_items_go_to_the_parent_inbox_with_working_cards(h
     assert alert["text"] == "\n\n".join((
         t("vi", "units.inbox_lost", unit=GRASSROOTS, code="CDCS-MAYSH", moved=0),
         t("vi", "inbox_loss.items_moved", to=WARD, ideas=1, nominations=1, joins=1)))
+    # Each worker hears once, in their language and the ward's name (no officer's); the anonymous author too.
+    assert (await harness.next(author))["text"] == t("vi", "inbox_loss.idea_moved", code="SK-0001", title=TITLE,
+                                                     unit=WARD)
+    assert (await harness.next(items.nominator))["text"] == t("vi", "inbox_loss.nomination_moved", nominee=NOMINEE,
+                                                              unit=WARD)
+    assert (await harness.next(items.requester))["text"] == t("en", "inbox_loss.join_moved", unit=WARD)
 
     # An officer of the ward acts on each new card.
     await harness.press(ward_officer, idea_card, data_of(idea_card, t("vi", "idea.card_ack")))
@@ -191,7 +217,11 @@ async def test_with_no_inbox_above_the_items_go_to_the_admins(harness):
     async with harness.session_factory() as session:
         await officers.add_admin(session, admin.id, "test")
     officer, grassroots = await officer_with_inbox(harness, "CDCS-MAYSH")
-    await open_items_at_grassroots(harness, grassroots)
+    items = await open_items_at_grassroots(harness, grassroots)
+    async with harness.session_factory() as session:  # the nominator cannot be reached: the others still hear
+        await session.execute(update(Member).where(Member.telegram_id == items.nominator.id)
+                              .values(telegram_id=None))
+        await session.commit()
 
     await harness.emulator.remove_bot_from_group(grassroots, officer)
 
@@ -202,6 +232,10 @@ async def test_with_no_inbox_above_the_items_go_to_the_admins(harness):
         t("vi", "inbox_loss.items_moved", to=t("vi", "case.union_admins"), ideas=1, nominations=1, joins=1)))
     for secret in SECRETS:
         assert secret not in idea_card["text"]
+    assert (await harness.next(items.author))["text"] == t("vi", "inbox_loss.idea_moved", code="SK-0001",
+                                                           title=TITLE, unit=t("vi", "case.union_admins"))
+    assert (await harness.next(items.requester))["text"] == t("en", "inbox_loss.join_moved",
+                                                              unit=t("en", "case.union_admins"))
     await harness.press(admin, join_card, data_of(join_card, t("vi", "join.card_notnow")))
     assert t("vi", "join.status_not_now") in (await harness.edited(admin, join_card["message_id"]))["text"]
     async with harness.session_factory() as session:
