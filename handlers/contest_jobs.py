@@ -4,7 +4,9 @@ and closing sends every entrant their score and rank, paced politely (settings.b
 The database holds everything: at start, bot/runner.py calls start(), which schedules one job per round
 still to open or close and a minute tick that catches rounds loaded later (`congdoan contest load` runs in
 another process) and results still unsent after a restart. A lock keeps two jobs from closing or sending
-the same round at once; each result is marked sent as it goes, so a restart resumes where it stopped.
+the same round at once; each result is marked sent as it goes, so a restart resumes where it stopped. As for
+survey summaries (notify.deliver), a result is marked once settled; a 429 or a network error leaves it for
+the next tick, and a 429 ends the batch.
 """
 
 from __future__ import annotations
@@ -14,16 +16,18 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import InlineKeyboardMarkup
 from telegram.ext import Application
 
 from bot.config import Settings
 from bot.i18n import t
 from bot.services import contests, quizzes
 from bot.text import escape
-from db.models import ContestRound
+from db.models import Contest, ContestResult, ContestRound
 from db.types import utcnow
-from handlers import jobs, notify, ui
+from handlers import jobs, ui
 from handlers.context import BotContext
+from handlers.notify import Batch, Delivery, deliver
 from handlers.quiz import BOARDS
 
 log = logging.getLogger(__name__)
@@ -82,11 +86,13 @@ async def tick(application: Application, now: datetime) -> None:  # type: ignore
     factory: async_sessionmaker[AsyncSession] = application.bot_data["session_factory"]
     async with factory() as session:
         due = [r.id for r in await contests.unclosed_rounds(session) if r.ends_at <= now]
-        unsent = await contests.rounds_with_unsent_results(session)
     for round_id in due:
-        await close_and_announce(application, round_id, now)
+        await close(application, round_id, now)
+    async with factory() as session:
+        unsent = await contests.rounds_with_unsent_results(session)
     for round_id in unsent:
-        await send_results(application, round_id)
+        if (await _send_results(application, round_id)).flooded:
+            break  # Telegram asked us to slow down: the next tick goes on
 
 
 async def open_due(application: Application, now: datetime) -> list[int]:  # type: ignore[type-arg]
@@ -132,30 +138,53 @@ async def _send_job(context: BotContext) -> None:
 
 
 async def send_results(application: Application, round_id: int) -> int:  # type: ignore[type-arg]
+    """Each entrant not yet told gets their score and rank; returns how many arrived."""
+    return (await _send_results(application, round_id)).sent
+
+
+async def _send_results(application: Application, round_id: int) -> Batch:  # type: ignore[type-arg]
     factory: async_sessionmaker[AsyncSession] = application.bot_data["session_factory"]
     settings: Settings = application.bot_data["settings"]
     pause = 1 / settings.broadcast_rate
-    sent = 0
+    batch = Batch()
     async with _lock(application), factory() as session:
         found = await contests.get_round(session, round_id)
         if found is None:
-            return 0
+            return batch
         round_, contest = found
         entrants = await contests.entrants(session, round_id)
+        # Plain values first (result id -> chat, text, buttons): a rollback below expires the loaded rows.
+        texts: dict[int, tuple[int, str, InlineKeyboardMarkup] | None] = {}
         for result, member in await contests.results_to_notify(session, round_id):
             if member.telegram_id is not None:
-                lang = member.language
-                text = t(lang, "quiz.round_result", title=escape(quizzes.localised(contest.title, lang)),
-                         number=round_.number, score=result.score, total=contest.questions_per_attempt,
-                         rank=result.rank, entrants=entrants, all_correct=round_.all_correct or 0)
-                markup = ui.buttons([[(t(lang, key), f"ct:lb:{round_id}:{index}")
-                                      for index, key in enumerate(BOARDS)]])
-                sent += await notify.send_private(application.bot, session, member.telegram_id, text, markup)
-            # Marked whether or not it arrived: a member who blocked the bot is not retried forever.
-            await contests.mark_notified(session, result.id, utcnow())
-            if member.telegram_id is not None:
+                texts[result.id] = (member.telegram_id, *_result_message(round_, contest, result, entrants,
+                                                                          member.language))
+            else:
+                texts[result.id] = None
+        for result_id, message in texts.items():
+            try:
+                outcome = Delivery.REFUSED if message is None else await deliver(application.bot, session, *message)
+                if outcome.settled:
+                    await contests.mark_notified(session, result_id, utcnow())
+            except Exception:  # noqa: BLE001 - one entrant must not stop the others: logged, left for a later tick
+                log.exception("contest round %s: result %s", round_id, result_id)
+                await session.rollback()
+                outcome = Delivery.LATER
+            if batch.add(outcome):
+                log.info("contest round %s: rate limited, the rest of the results wait for the next tick", round_id)
+                break
+            if message is not None:
                 await asyncio.sleep(pause)
-    return sent
+    return batch
+
+
+def _result_message(round_: ContestRound, contest: Contest, result: ContestResult, entrants: int,
+                    lang: str) -> tuple[str, InlineKeyboardMarkup]:
+    text = t(lang, "quiz.round_result", title=escape(quizzes.localised(contest.title, lang)),
+             number=round_.number, score=result.score, total=contest.questions_per_attempt,
+             rank=result.rank, entrants=entrants, all_correct=round_.all_correct or 0)
+    markup = ui.buttons([[(t(lang, key), f"ct:lb:{round_.id}:{index}") for index, key in enumerate(BOARDS)]])
+    return text, markup
 
 
 def _lock(application: Application) -> asyncio.Lock:  # type: ignore[type-arg]

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, tzinfo
+from enum import Enum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
-from telegram.error import Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.i18n import t
 from bot.services import members, officers
@@ -158,3 +159,66 @@ async def post_to_case_thread(bot: Bot, session: AsyncSession, grievance: Grieva
         log.warning("case %s: thread message not delivered (%s)", grievance.id, type(error).__name__)
         return False
     return True
+
+
+# ----- private messages that a later tick may send again (results, summaries) -----
+
+class Delivery(Enum):
+    """How one private message went, and what that means for its recipient's row."""
+
+    SENT = "sent"
+    REFUSED = "refused"  # blocked, deactivated, chat not found: retrying cannot help
+    UNSURE = "unsure"  # timed out, or cut off after a first part: it may have arrived; no duplicate
+    LATER = "later"  # a network error: nothing arrived, the next tick tries again
+    FLOODED = "flooded"  # 429 after the rate limiter's retries: nothing arrived, stop the batch
+    PART_FLOODED = "part_flooded"  # 429 after a first part arrived: settled, but stop the batch
+
+    @property
+    def settled(self) -> bool:
+        """Mark the recipient done: a later tick must not send it again."""
+        return self not in (Delivery.LATER, Delivery.FLOODED)
+
+    @property
+    def flooded(self) -> bool:
+        return self in (Delivery.FLOODED, Delivery.PART_FLOODED)
+
+
+class Batch:
+    """What one pass over a list of recipients did."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.flooded = False
+
+    def add(self, outcome: Delivery) -> bool:
+        """Count the outcome; True when the batch must stop."""
+        self.sent += outcome is Delivery.SENT
+        self.flooded = self.flooded or outcome.flooded
+        return self.flooded
+
+
+async def deliver(bot: Bot, session: AsyncSession, chat_id: int, body: str,
+                  reply_markup: InlineKeyboardMarkup | None = None) -> Delivery:
+    """Send a private message (split if long) and say how it went; never raises a Telegram error. A recipient
+    who blocked the bot is marked so."""
+    parts = split_message(body)
+    arrived = 0
+    try:
+        for index, part in enumerate(parts):
+            markup = reply_markup if index == len(parts) - 1 else None
+            await bot.send_message(chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup)
+            arrived += 1
+    except RetryAfter:
+        return Delivery.PART_FLOODED if arrived else Delivery.FLOODED
+    except Forbidden:
+        await members.mark_blocked(session, chat_id)
+        return Delivery.REFUSED
+    except BadRequest as error:  # before NetworkError: it is a subclass
+        log.info("private message refused (%s)", type(error).__name__)
+        return Delivery.REFUSED
+    except TimedOut:  # before NetworkError: the request may have reached Telegram
+        return Delivery.UNSURE
+    except (NetworkError, TelegramError) as error:
+        log.warning("private message not delivered (%s)", type(error).__name__)
+        return Delivery.UNSURE if arrived else Delivery.LATER
+    return Delivery.SENT

@@ -4,8 +4,10 @@ settings.broadcast_rate per second.
 
 The database holds everything: at start, bot/runner.py calls start(), which sets one job per unclosed survey
 at its close time and a minute tick that catches surveys loaded later (`congdoan survey load` runs in another
-process) and summaries a restart left unsent. Each participant is marked told as the summary goes out (named
-or anonymous alike: the participation row says only that they answered), so a restart resumes where it stopped.
+process) and summaries a restart left unsent. Each participant is marked told once the summary is settled
+(named or anonymous alike: the participation row says only that they answered), so a restart resumes where it
+stopped. deliver() decides "settled": delivered, refused for good (blocked, chat not found) or perhaps delivered
+(timed out); a 429 or a network error leaves the participant for the next tick, and a 429 ends the batch.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from bot.config import Settings
 from bot.services import survey_results, surveys
 from db.models import Survey
 from db.types import utcnow
-from handlers import jobs, notify
+from handlers import jobs
 from handlers.context import BotContext
+from handlers.notify import Batch, Delivery, deliver
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +75,8 @@ async def tick(application: Application, now: datetime) -> None:  # type: ignore
     async with factory() as session:
         unsent = await surveys.summaries_unsent(session)
     for survey_id in unsent:
-        await send_summaries(application, survey_id)
+        if (await _send_summaries(application, survey_id)).flooded:
+            break  # Telegram asked us to slow down: the next tick goes on
 
 
 async def close(application: Application, survey_id: int, now: datetime) -> bool:  # type: ignore[type-arg]
@@ -106,27 +110,44 @@ async def _send_job(context: BotContext) -> None:
 
 async def send_summaries(application: Application, survey_id: int) -> int:  # type: ignore[type-arg]
     """The summary to every participant not yet told, in their language; returns how many arrived."""
+    return (await _send_summaries(application, survey_id)).sent
+
+
+async def _send_summaries(application: Application, survey_id: int) -> Batch:  # type: ignore[type-arg]
     factory: async_sessionmaker[AsyncSession] = application.bot_data["session_factory"]
     settings: Settings = application.bot_data["settings"]
     pause = 1 / settings.broadcast_rate
-    sent = 0
+    batch = Batch()
     texts: dict[str, str] = {}
     async with _lock(application), factory() as session:
         survey = await session.get(Survey, survey_id)
         if survey is None or survey.closed_at is None:
-            return 0
-        for participation, member in await surveys.participants_to_tell(session, survey_id):
-            if member.telegram_id is not None:
-                if member.language not in texts:
-                    results = await survey_results.compute(session, survey, member.language)
-                    texts[member.language] = survey_results.summary_text(results, member.language)
-                sent += await notify.send_private(application.bot, session, member.telegram_id, texts[member.language])
-            # Marked whether or not it arrived: a member who blocked the bot is not retried forever.
-            await surveys.mark_told(session, participation.id, utcnow())
-            if member.telegram_id is not None:
+            return batch
+        # Plain values first: a rollback below expires the loaded rows.
+        recipients = {participation.id: (member.telegram_id, member.language)
+                      for participation, member in await surveys.participants_to_tell(session, survey_id)}
+        for language in {language for chat_id, language in recipients.values() if chat_id is not None}:
+            results = await survey_results.compute(session, survey, language)
+            texts[language] = survey_results.summary_text(results, language)
+        for participation_id, (chat_id, language) in recipients.items():
+            try:
+                if chat_id is None:
+                    outcome = Delivery.REFUSED
+                else:
+                    outcome = await deliver(application.bot, session, chat_id, texts[language])
+                if outcome.settled:
+                    await surveys.mark_told(session, participation_id, utcnow())
+            except Exception:  # noqa: BLE001 - one participant must not stop the others: logged, left for later
+                log.exception("survey %s: participation %s", survey_id, participation_id)
+                await session.rollback()
+                outcome = Delivery.LATER
+            if batch.add(outcome):
+                log.info("survey %s: rate limited, the rest of the summaries wait for the next tick", survey_id)
+                break
+            if chat_id is not None:
                 await asyncio.sleep(pause)
-    log.info("survey %s: summary sent to %s participant(s)", survey_id, sent)
-    return sent
+    log.info("survey %s: summary sent to %s participant(s)", survey_id, batch.sent)
+    return batch
 
 
 def _lock(application: Application) -> asyncio.Lock:  # type: ignore[type-arg]

@@ -385,3 +385,64 @@ async def test_a_round_past_its_end_not_yet_closed_offers_close_not_open(harness
     await harness.press(admin, overview, f"adm:ct:close:{round_.id}")
     await harness.next(admin)
     assert (await next_sent(harness, lan))["text"].startswith("🏁")
+
+
+def stop_the_tick(harness) -> None:
+    """These tests drive the tick themselves: the minute job must not send in between."""
+    for job in harness.application.job_queue.get_jobs_by_name(contest_jobs.TICK_NAME):
+        job.schedule_removal()
+
+
+def results_in(harness, user) -> list[str]:
+    """The round results that reached the user's chat."""
+    return [m["text"] for m in harness.emulator.messages(user) if m.get("text", "").startswith("🏁")]
+
+
+async def told(harness) -> dict[int, bool]:
+    async with harness.session_factory() as session:
+        rows = await session.execute(select(Member.telegram_id, ContestResult.notified_at)
+                                     .join(Member, Member.id == ContestResult.member_id))
+        return {telegram_id: notified_at is not None for telegram_id, notified_at in rows}
+
+
+async def test_a_result_refused_with_429_waits_for_a_later_tick_and_arrives_once(harness):
+    contest, round_ = await open_contest(harness)
+    lan, minh = harness.user("Lan"), harness.user("Minh")
+    await play_attempt(harness, lan, contest, round_, 3, "1")  # rank 1: her result goes first
+    await play_attempt(harness, minh, contest, round_, 1, "1")
+    stop_the_tick(harness)
+    # One more 429 than the rate limiter's 3 retries (bot/app.py): the send fails.
+    harness.emulator.add_429(method="sendMessage", chat_id=lan, times=4, retry_after=1)
+    assert await contest_jobs.close_and_announce(harness.application, round_.id, utcnow())
+    assert len([c for c in harness.emulator.calls_of("sendMessage")
+                if c.params.get("chat_id") == lan.id and c.status == 429]) == 4
+    # Lan is left for later, and the 429 paused the batch: Minh waits too.
+    assert await told(harness) == {lan.id: False, minh.id: False}
+    assert results_in(harness, lan) == [] and results_in(harness, minh) == []
+
+    await harness.restart_bot()  # the database says who is still owed a result
+    stop_the_tick(harness)
+    await contest_jobs.tick(harness.application, utcnow())
+    assert await told(harness) == {lan.id: True, minh.id: True}
+    await contest_jobs.tick(harness.application, utcnow())  # nothing more to send
+    assert results_in(harness, lan) == [t("vi", "quiz.round_result", title=TITLE, number=1, score=3, total=3,
+                                          rank=1, entrants=2, all_correct=1)]
+    assert len(results_in(harness, minh)) == 1
+
+
+async def test_a_blocked_entrant_is_marked_and_the_others_get_their_results(harness):
+    contest, round_ = await open_contest(harness)
+    lan, minh = harness.user("Lan"), harness.user("Minh")
+    await play_attempt(harness, lan, contest, round_, 3, "1")  # rank 1: her result goes first
+    await play_attempt(harness, minh, contest, round_, 1, "1")
+    stop_the_tick(harness)
+    harness.emulator.block_chat(lan)
+    assert await contest_jobs.send_results(harness.application, round_.id) == 0  # not closed: no results yet
+    assert await contest_jobs.close_and_announce(harness.application, round_.id, utcnow())
+    assert await told(harness) == {lan.id: True, minh.id: True}
+    assert results_in(harness, lan) == [] and len(results_in(harness, minh)) == 1
+    tries = len(harness.emulator.calls_of("sendMessage"))
+    await contest_jobs.tick(harness.application, utcnow())
+    assert len(harness.emulator.calls_of("sendMessage")) == tries  # Lan is not tried again
+    async with harness.session_factory() as session:
+        assert (await session.scalar(select(Member.status).where(Member.telegram_id == lan.id))) == "blocked"

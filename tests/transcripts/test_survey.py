@@ -451,3 +451,71 @@ async def test_an_admin_loads_a_survey_file_in_the_chat(harness, tmp_path):
     await harness.next(lan)
     async with harness.session_factory() as session:
         assert await session.scalar(select(func.count(Survey.id))) == 1
+
+
+def stop_the_tick(harness) -> None:
+    """These tests drive the tick themselves: the minute job must not send in between."""
+    for job in harness.application.job_queue.get_jobs_by_name(survey_jobs.TICK_NAME):
+        job.schedule_removal()
+
+
+def summaries_in(harness, user) -> list[str]:
+    """The survey summaries that reached the user's chat."""
+    return [m["text"] for m in harness.emulator.messages(user) if m.get("text", "").startswith("📊")]
+
+
+async def told(harness) -> dict[int, bool]:
+    async with harness.session_factory() as session:
+        rows = await session.execute(select(Member.telegram_id, SurveyParticipation.summary_sent_at)
+                                     .join(Member, Member.id == SurveyParticipation.member_id))
+        return {telegram_id: sent_at is not None for telegram_id, sent_at in rows}
+
+
+async def close_time(harness, survey: Survey) -> datetime:
+    async with harness.session_factory() as session:
+        return (await session.get(Survey, survey.id)).closes_at
+
+
+async def test_a_summary_refused_with_429_waits_for_a_later_tick_and_arrives_once(harness, tmp_path):
+    survey = await load_survey(harness, tmp_path)
+    lan, minh = await worker(harness, "Lan"), await worker(harness, "Minh")
+    await answer_all(harness, lan, survey)  # the first participant: her summary goes first
+    await answer_all(harness, minh, survey)
+    stop_the_tick(harness)
+    closes_at = await close_time(harness, survey)
+    # One more 429 than the rate limiter's 3 retries (bot/app.py): the send fails.
+    harness.emulator.add_429(method="sendMessage", chat_id=lan, times=4, retry_after=1)
+    await survey_jobs.tick(harness.application, closes_at + timedelta(minutes=1))
+    assert len([c for c in harness.emulator.calls_of("sendMessage")
+                if c.params.get("chat_id") == lan.id and c.status == 429]) == 4
+    # Lan is left for later, and the 429 paused the batch: Minh waits too.
+    assert await told(harness) == {lan.id: False, minh.id: False}
+    assert summaries_in(harness, lan) == [] and summaries_in(harness, minh) == []
+
+    await restart(harness)  # the database says who is still owed a summary
+    stop_the_tick(harness)
+    await survey_jobs.tick(harness.application, closes_at + timedelta(minutes=2))
+    assert await told(harness) == {lan.id: True, minh.id: True}
+    await survey_jobs.tick(harness.application, closes_at + timedelta(minutes=3))  # nothing more to send
+    for user in (lan, minh):
+        summaries = summaries_in(harness, user)
+        assert len(summaries) == 1
+        assert summaries[0].startswith(t("vi", "survey.summary_head", title=HTML_TITLE, count=2))
+
+
+async def test_a_blocked_participant_is_marked_and_the_others_get_the_summary(harness, tmp_path):
+    survey = await load_survey(harness, tmp_path)
+    lan, minh = await worker(harness, "Lan"), await worker(harness, "Minh")
+    await answer_all(harness, lan, survey)  # the first participant: her summary goes first
+    await answer_all(harness, minh, survey)
+    stop_the_tick(harness)
+    closes_at = await close_time(harness, survey)
+    harness.emulator.block_chat(lan)
+    await survey_jobs.tick(harness.application, closes_at + timedelta(minutes=1))
+    assert await told(harness) == {lan.id: True, minh.id: True}
+    assert summaries_in(harness, lan) == [] and len(summaries_in(harness, minh)) == 1
+    tries = len(harness.emulator.calls_of("sendMessage"))
+    await survey_jobs.tick(harness.application, closes_at + timedelta(minutes=2))
+    assert len(harness.emulator.calls_of("sendMessage")) == tries  # Lan is not tried again
+    async with harness.session_factory() as session:
+        assert (await session.scalar(select(Member.status).where(Member.telegram_id == lan.id))) == "blocked"
