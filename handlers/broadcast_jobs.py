@@ -305,9 +305,10 @@ class _Delivery:
             await producer
             await asyncio.gather(*workers)
         finally:
-            watcher.cancel()
-            for task in (producer, *workers):
+            for task in (watcher, producer, *workers):
                 task.cancel()
+            # the watcher may be inside a flush: let it put its batch back before the last flush below
+            await asyncio.gather(watcher, return_exceptions=True)
         await self._flush()
         return await self._conclude()
 
@@ -366,7 +367,9 @@ class _Delivery:
                 # The request reached Telegram and may have been delivered: sending again could make a
                 # duplicate, so it is recorded as failed (at most once beats at least once here).
                 return Outcome(recipient.delivery_id, recipient.member_id, FAILED, "timed_out")
-            except NetworkError:  # nothing was sent: try again
+            except NetworkError as error:  # nothing was sent: try again
+                log.warning("broadcast run %s: delivery %s network error (%s), attempt %s", self.run_id,
+                            recipient.delivery_id, error, failures + 1)
                 failures += 1
                 if failures >= NETWORK_RETRIES:
                     return Outcome(recipient.delivery_id, recipient.member_id, FAILED, "network")
@@ -413,11 +416,18 @@ class _Delivery:
                 await self._edit_progress(self._progress_text())
 
     async def _flush(self) -> None:
+        """Commit the outcomes so far. Cancelled or failed midway, the batch goes back for the next flush
+        (recording is idempotent): a batch lost here left sent rows pending, and the run's resume sent
+        them again (a duplicate seen under load in CI)."""
         if not self.outcomes:
             return
         batch, self.outcomes = self.outcomes, []
-        async with self.factory() as session:
-            await broadcasts.record(session, batch, utcnow())
+        try:
+            async with self.factory() as session:
+                await broadcasts.record(session, batch, utcnow())
+        except BaseException:
+            self.outcomes[:0] = batch
+            raise
 
     async def _check_stop(self) -> None:
         if not self.keep_going():

@@ -26,6 +26,8 @@ from db.models import (
     UnionStatus,
     Workplace,
 )
+from db.session import create_session_factory
+from handlers import broadcast_jobs
 from sandbox.demo import load_demo_units
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -295,6 +297,25 @@ async def test_cancelling_skips_what_was_not_sent_so_the_figures_add_up(session,
     assert await broadcasts.control(session, broadcast.id, "cancel", now, VN) is not None
     assert await broadcasts.run_counts(session, run.id) == {"pending": 0, "sent": 1, "blocked": 0, "failed": 0,
                                                             "skipped": 4}
+
+
+async def test_a_flush_cancelled_midway_keeps_its_outcomes_for_the_next_one(engine, session, seeded):
+    """The sender's watcher is cancelled when delivery ends, possibly inside a flush: the batch must not be
+    lost, or sent rows stay pending and the run's resume sends them a second time."""
+    now = local(2026, 11, 25, 10, 0)
+    broadcast = await _broadcast(session, seeded["hn_member"], {"kind": "now"}, now)
+    run = await broadcasts.start_run(session, broadcast.id, now, VN)
+    rows = (await session.scalars(select(BroadcastDelivery).where(BroadcastDelivery.run_id == run.id))).all()
+    delivery = broadcast_jobs._Delivery(None, create_session_factory(engine), run.id, VN,  # type: ignore[arg-type]
+                                        lambda: True)
+    delivery.outcomes = [broadcasts.Outcome(row.id, row.member_id, broadcasts.SENT) for row in rows]
+    flush = asyncio.create_task(delivery._flush())
+    await asyncio.sleep(0)  # the flush has taken the batch and is waiting on the database
+    flush.cancel()
+    await asyncio.gather(flush, return_exceptions=True)
+    assert len(delivery.outcomes) == len(rows)
+    await delivery._flush()
+    assert (await broadcasts.run_counts(session, run.id))["sent"] == len(rows) and delivery.outcomes == []
 
 
 async def test_recurring_run_sets_the_next_one_and_quiet_hours_defer(session, seeded):
