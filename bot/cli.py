@@ -340,6 +340,12 @@ def consultation_open(file: Annotated[Path, typer.Argument(exists=True, dir_okay
                   f"{deadline}.", highlight=False)
 
 
+def _check_export_format(output_format: str) -> None:
+    if output_format not in ("xlsx", "csv"):
+        err.print("--format must be xlsx or csv")
+        raise typer.Exit(2)
+
+
 @consultation_app.command("export")
 def consultation_export(
     slug: str,
@@ -349,9 +355,7 @@ def consultation_export(
     """Write every comment of a consultation to an XLSX or CSV file (identity empty for anonymous ones)."""
     from bot.services import consultations
 
-    if output_format not in ("xlsx", "csv"):
-        err.print("--format must be xlsx or csv")
-        raise typer.Exit(2)
+    _check_export_format(output_format)
     settings = _settings()
     try:
         consultation, rows = _with_session(
@@ -383,9 +387,7 @@ def report(
     from bot.services import reports, units
     from db.types import utcnow
 
-    if output_format not in ("xlsx", "csv"):
-        err.print("--format must be xlsx or csv")
-        raise typer.Exit(2)
+    _check_export_format(output_format)
     try:
         period = reports.Period(date.fromisoformat(date_from), date.fromisoformat(date_to))
     except ValueError:
